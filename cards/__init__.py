@@ -1,0 +1,1 @@
+"""Package data (see pyproject: shipped in the wheel)."""

@@ -1,0 +1,180 @@
+"""The guideline fact model: three-valued facts with provenance.
+
+Pathways never see FHIR. They see :class:`Facts`: a mapping from a fact name
+(``kps``, ``largest_diameter_mm``, ``mdo_discussed`` …, see
+``shared/spec/fhir-mapping.md``) to a :class:`Fact`. A fact is *known* (it has
+a value), *unknown* (nothing usable was recorded) or *stale* (recorded, but
+older than its relevance window: reported to the clinician, never used as a
+current value). Unknown is not false: pathways must treat ``Fact.value is
+None`` as "could be either".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Iterable, Iterator, Mapping
+
+
+class FactStatus(str, Enum):
+    KNOWN = "known"
+    UNKNOWN = "unknown"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a value came from: enough for a card to say "KPS 60 (Observation/123, 2026-10-02)"."""
+
+    resource_type: str
+    resource_id: str | None
+    code: str | None = None  # "system|code" that matched, e.g. "http://loinc.org|89243-0"
+    date: datetime | date | None = None  # clinically relevant time (effective / onset / performed)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.resource_id}" if self.resource_id else self.resource_type
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One guideline fact. ``value is None`` ⇔ not usable (unknown or stale).
+
+    ``derived_from`` names the rule that produced a derived value (``"ecog"`` for
+    a KPS derived from ECOG, ``"lesions"`` for an aggregate) so the card can say so.
+    ``notes`` carries human-readable remarks such as a conflict between sources.
+    ``attrs`` carries secondary attributes of the value (laterality, onset,
+    recorded time, progressive …) that some rules need.
+    """
+
+    name: str
+    value: Any = None
+    status: FactStatus = FactStatus.UNKNOWN
+    provenance: tuple[Provenance, ...] = ()
+    derived_from: str | None = None
+    notes: tuple[str, ...] = ()
+    stale_value: Any = None  # the out-of-window value, for display only
+    reason: str | None = None  # why unknown: "not recorded", "source unavailable", "unusable resource"
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        return self.status is FactStatus.KNOWN
+
+    @property
+    def unknown(self) -> bool:
+        return self.status is not FactStatus.KNOWN
+
+    @property
+    def date(self) -> datetime | date | None:
+        """The most relevant clinical time of the value (first provenance)."""
+        return self.provenance[0].date if self.provenance else None
+
+    @classmethod
+    def of(cls, name: str, value: Any, *provenance: Provenance, **kw: Any) -> "Fact":
+        """A known fact (tests and derivations)."""
+        return cls(name=name, value=value, status=FactStatus.KNOWN, provenance=tuple(provenance), **kw)
+
+    @classmethod
+    def missing(cls, name: str, reason: str = "not recorded") -> "Fact":
+        return cls(name=name, status=FactStatus.UNKNOWN, reason=reason)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One measured metastasis from an imaging report."""
+
+    region: str  # "brain" | "spine" | "unknown"
+    diameter_mm: float | None = None
+    volume_cm3: float | None = None
+    sites: tuple[str, ...] = ()  # normalised site keys, e.g. ("brainstem",) or ("posterior-fossa",)
+    critical: bool | None = None  # None: site not specific enough to say
+    date: datetime | date | None = None
+    provenance: tuple[Provenance, ...] = ()
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A completed treatment relevant to follow-up (SRS, SRT, resection, WBRT)."""
+
+    kind: str  # "srs" | "srt" | "resection" | "wbrt"
+    date: datetime | date | None
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True)
+class MdoDiscussion:
+    """A recorded MDO discussion with the specialties that took part."""
+
+    kind: str  # "neuro-oncology" | "organ-specific"
+    date: datetime | date | None
+    specialties: frozenset[str] = frozenset()  # LOCAL codes: neurosurgery, radiation-oncology, ...
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """All facts of one patient at one moment (``now``), plus the lists pathways iterate.
+
+    Indexing never raises: ``facts["kps"]`` for an absent name gives an unknown
+    Fact, so a missing mapping can never be mistaken for a value.
+    """
+
+    values: Mapping[str, Fact] = field(default_factory=dict)
+    lesions: tuple[Lesion, ...] = ()
+    treatments: tuple[Treatment, ...] = ()
+    mdo_discussions: tuple[MdoDiscussion, ...] = ()
+    unavailable_sources: frozenset[str] = frozenset()  # prefetch keys that could not be had
+    problems: tuple[str, ...] = ()  # resources that could not be used, as "Observation/x: why"
+    now: datetime | None = None
+
+    def __getitem__(self, name: str) -> Fact:
+        fact = self.values.get(name)
+        if fact is None:
+            return Fact.missing(name)
+        return fact
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """The current value of a fact, or ``default`` when unknown or stale."""
+        fact = self.values.get(name)
+        return fact.value if fact is not None and fact.known else default
+
+    def known(self, name: str) -> bool:
+        fact = self.values.get(name)
+        return fact is not None and fact.known
+
+    def with_values(self, *facts: Fact) -> "Facts":
+        """A copy with some facts added or replaced (derivations and tests)."""
+        merged = dict(self.values)
+        merged.update({f.name: f for f in facts})
+        return Facts(
+            values=merged,
+            lesions=self.lesions,
+            treatments=self.treatments,
+            mdo_discussions=self.mdo_discussions,
+            unavailable_sources=self.unavailable_sources,
+            problems=self.problems,
+            now=self.now,
+        )
+
+    @classmethod
+    def from_values(cls, now: datetime | None = None, **values: Any) -> "Facts":
+        """Build known facts from plain values (for tests): ``Facts.from_values(kps=80)``.
+
+        A value of ``None`` is left out (= unknown).
+        """
+        return cls(
+            values={k: Fact.of(k, v) for k, v in values.items() if v is not None},
+            now=now,
+        )
+
+
+def names(facts: Iterable[Fact]) -> tuple[str, ...]:
+    return tuple(f.name for f in facts)
