@@ -13,7 +13,7 @@ import logging
 import uuid as uuid_module
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from cds_service.cards.actions import OrderTemplates, load_order_templates
@@ -21,11 +21,13 @@ from cds_service.cards.render import Renderer
 from cds_service.cards.templates import TemplateSet, load_templates
 from cds_service.cards.validate import check_response
 from cds_service.facts.catalogue import FactCatalogue, load_fact_catalogue
-from cds_service.facts.extract import FactExtractor
 from cds_service.facts.model import Facts
-from cds_service.fhir.orders import OrderClassifier
 from cds_service.pathways.model import EvalContext, Finding
 from cds_service.services import SERVICES, Service
+
+if TYPE_CHECKING:  # the concrete classes are imported in Engine.load (tests may inject their own)
+    from cds_service.facts.extract import FactExtractor
+    from cds_service.fhir.orders import OrderClassifier
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,8 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 @dataclass
 class Engine:
-    extractor: FactExtractor
-    classifier: OrderClassifier
+    extractor: "FactExtractor"
+    classifier: "OrderClassifier"
     templates: TemplateSet
     catalogue: FactCatalogue
     order_templates: OrderTemplates
@@ -93,6 +95,9 @@ class Engine:
     @classmethod
     def load(cls, tz: str = "Europe/Amsterdam", services: Sequence[Service] = SERVICES) -> "Engine":
         """Compile mappings, validate templates and resolve pathways — once, at startup."""
+        from cds_service.facts.extract import FactExtractor
+        from cds_service.fhir.orders import OrderClassifier
+
         return cls(
             extractor=FactExtractor.load(),
             classifier=OrderClassifier.load(),
