@@ -33,10 +33,22 @@ def format_date(value: datetime | date | None, tz: ZoneInfo) -> str:
     return value.isoformat()
 
 
+def localizable(value: Any) -> bool:
+    """A param value worded per language: it has ``in_language(language) -> str``."""
+    return callable(getattr(value, "in_language", None))
+
+
+def localize(value: Any, language: str) -> Any:
+    """The value in ``language`` when it is worded per language, else the value itself."""
+    return value.in_language(language) if localizable(value) else value
+
+
 def format_value(value: Any, language: str, tz: ZoneInfo, now: datetime | None = None) -> str:
     """A fact or template value as text on a card."""
     if value is None:
         return "?"
+    if localizable(value):  # text a pathway worded per language (pathways.model.LocalizedText)
+        return value.in_language(language)
     if isinstance(value, bool):
         yes, no = _YES_NO.get(language, _YES_NO["en"])
         return yes if value else no

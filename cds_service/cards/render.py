@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import uuid as uuid_module
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from cds_service.cards.actions import OrderTemplates, build_create, build_update
-from cds_service.cards.format import format_date, format_value
+from cds_service.cards.format import format_date, format_value, localize
 from cds_service.cards.templates import CardTemplate, TemplateSet
 from cds_service.facts.catalogue import FactCatalogue
 from cds_service.facts.model import Fact, Facts, FactStatus
@@ -210,6 +210,7 @@ class Renderer:
         return suggestion
 
     def _action(self, spec: ActionSpec, ctx: EvalContext, language: str) -> dict:
+        spec = replace(spec, params={k: localize(v, language) for k, v in spec.params.items()})
         if spec.type == "delete":
             order = self._order(spec.order_id, ctx)
             name = order.display if order is not None and order.display else spec.order_id

@@ -35,6 +35,26 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class LocalizedText:
+    """A param value worded per language, chosen by the renderer (``Finding.params`` are language-free).
+
+    Use it for text a pathway composes itself, e.g. the MDO information note of a
+    ``create`` action or the names of missing specialties:
+    ``LocalizedText({"nl": "neurochirurg", "en": "neurosurgeon"})``.
+    """
+
+    texts: Mapping[str, str]
+
+    def get(self, language: str) -> str:
+        return self.texts.get(language) or self.texts.get("en") or next(iter(self.texts.values()), "")
+
+    in_language = get  # the renderer localizes any param value that has ``in_language(language)``
+
+    def __str__(self) -> str:
+        return self.get("en")
+
+
+@dataclass(frozen=True)
 class SuggestionSpec:
     """One suggestion: a label key from the rule's card template plus its actions."""
 
@@ -165,6 +185,7 @@ Pathway = "Callable[[Facts, EvalContext], Sequence[Finding]]"
 
 __all__ = [
     "ActionSpec",
+    "LocalizedText",
     "SuggestionSpec",
     "Finding",
     "DraftOrder",

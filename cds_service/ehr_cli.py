@@ -1,0 +1,181 @@
+"""``cds-service load-fixtures`` and ``cds-service sandbox``: the EHR side, from a terminal.
+
+``load-fixtures`` puts the bundled fixture patients into any FHIR R4 server
+(idempotent PUTs with the fixtures' ids, transactions of at most 50 entries);
+``sandbox`` then plays the EHR: discovery, prefetch from that server, a signed
+hook call, and the cards printed as a clinician would see them. Both are added
+to the ``cds-service`` group in ``cds_service/cli.py``; the pieces live in
+``cds_service/ehr/``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from cds_service.ehr.client import CdsClient, CdsClientError, services_for
+from cds_service.ehr.fhir import FhirError, FhirRestClient
+from cds_service.ehr.fixtures import (
+    FIXTURE_NOW,
+    DateShift,
+    FixtureLoader,
+    LoadResult,
+    case_titles,
+    read_bundles,
+    read_cases,
+)
+from cds_service.ehr.prefetch import run_prefetch
+from cds_service.ehr.render import render_call
+from cds_service.ehr.request import DEFAULT_USER, HOOKS, RequestError, build_request, read_draft_orders
+from cds_service.ehr.signing import DEFAULT_ISSUER, EhrKey, write_jwks
+
+
+def _key_dir() -> Path:
+    from cds_service.config import data_dir  # the service's per-user data directory
+
+    return data_dir() / "ehr-sandbox"
+
+
+# -- load-fixtures ------------------------------------------------------------------
+
+@click.command("load-fixtures")
+@click.option("--fhir-server", "fhir_server", required=True, metavar="URL",
+              help="FHIR R4 base URL to load into, e.g. http://127.0.0.1:8090/fhir")
+@click.option("--patients", default=None, metavar="ID,...",
+              help="Only these fixture patients (comma-separated ids); default: all of them.")
+@click.option("--shift-dates/--no-shift-dates", default=True, show_default=True,
+              help=f"Move every date by (now - {FIXTURE_NOW:%Y-%m-%dT%H:%MZ}) so the patients look current.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds per FHIR request.")
+def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, timeout: float) -> None:
+    """Load the bundled fixture patients into a FHIR R4 server (reruns update, never duplicate)."""
+    ids = [p.strip() for p in patients.split(",") if p.strip()] if patients else None
+    try:
+        bundles = read_bundles(ids)
+    except KeyError as exc:
+        raise click.BadParameter(f"no fixture patient {exc.args[0]}", param_hint="--patients") from None
+    if not bundles:
+        raise click.ClickException("no fixture patients are bundled with this installation")
+    titles = case_titles(read_cases())
+    shift = DateShift.to(datetime.now(timezone.utc)) if shift_dates else None
+    loader = FixtureLoader(FhirRestClient(fhir_server, timeout=timeout))
+    try:
+        results = loader.load(bundles, shift)
+    except FhirError as exc:
+        raise click.ClickException(f"cannot reach the FHIR server: {exc}") from None
+    _print_load_table(results, titles)
+    how = "transactions" if loader.use_transactions else "single PUTs (the server refused transactions)"
+    moved = f"dates moved by {shift.days:+d} days" if shift else "dates as written"
+    total = sum(r.resources for r in results)
+    click.echo(f"\n{len(results)} patients, {total} resources into {fhir_server} ({how}; {moved}).")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        for r in failed:
+            for err in r.errors:
+                click.echo(click.style(f"{r.patient_id}: {err}", fg="red"), err=True)
+        raise click.ClickException(f"{len(failed)} patient(s) were not loaded completely")
+
+
+def _print_load_table(results: list[LoadResult], titles: dict[str, list[str]]) -> None:
+    width = max([len("patient id")] + [len(r.patient_id) for r in results])
+    click.echo(f"{'patient id':<{width}}  {'resources':>9}  case")
+    for r in results:
+        status = "" if r.ok else click.style("  FAILED", fg="red", bold=True)
+        cases = titles.get(r.patient_id) or ["(no case)"]
+        click.echo(f"{r.patient_id:<{width}}  {r.resources:>9}  {cases[0]}{status}")
+        for title in cases[1:]:
+            click.echo(f"{'':<{width}}  {'':>9}  {title}")
+
+
+# -- sandbox --------------------------------------------------------------------------
+
+@click.command("sandbox")
+@click.option("--fhir-server", "fhir_server", required=True, metavar="URL",
+              help="The FHIR R4 base the EHR (and the service) read the patient from.")
+@click.option("--patient", "patient_id", required=True, metavar="ID", help="Patient id on that FHIR server.")
+@click.option("--hook", type=click.Choice(HOOKS), default=None,
+              help="Hook to fire (default: the --service's hook, else patient-view). Every service for it is called.")
+@click.option("--service", "service_ids", multiple=True, metavar="ID",
+              help="Call only this service (repeatable); default: every service for the hook.")
+@click.option("--draft-order", "draft_order_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSON file with a draft order (or a Bundle of them), for order-select/order-sign. Repeatable.")
+@click.option("--select", "selections", multiple=True, metavar="ID",
+              help="Selected draft order (Type/id or id) for order-select; default: all of them. Repeatable.")
+@click.option("--prefetch/--no-prefetch", default=True, show_default=True,
+              help="Run the service's prefetch templates against --fhir-server and send the results, as an "
+                   "EHR does; without it the service fetches from fhirServer itself.")
+@click.option("--service-url", default="http://127.0.0.1:8080", show_default=True, metavar="URL",
+              help="Base URL of the CDS service (discovery is {URL}/cds-services).")
+@click.option("--user", "user_id", default=DEFAULT_USER, show_default=True, help="context.userId (Type/id).")
+@click.option("--jwt/--no-jwt", "use_jwt", default=False, show_default=True,
+              help="Sign each call with an ES384 JWT (key kept in --jwt-key); prints the JWKS the service must trust.")
+@click.option("--jwt-issuer", default=DEFAULT_ISSUER, show_default=True, help="The JWT's iss.")
+@click.option("--jwt-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM file of the EHR's P-384 key (created if missing); default: in the service's data directory.")
+@click.option("--language", type=click.Choice(["nl", "en"]), default=None,
+              help="Card language (sent as Accept-Language); default: the service's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer instead of formatted cards.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP request.")
+def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tuple[str, ...],
+            draft_order_files: tuple[str, ...], selections: tuple[str, ...], prefetch: bool, service_url: str,
+            user_id: str, use_jwt: bool, jwt_issuer: str, jwt_key: Path | None, language: str | None,
+            as_json: bool, timeout: float) -> None:
+    """Act as an EHR: fire a hook at the CDS service for one patient and show the cards."""
+    signer = _signer(jwt_issuer, jwt_key) if use_jwt else None
+    client = CdsClient(service_url, signer=signer, language=language, timeout=timeout)
+    try:
+        chosen = services_for(client.discover(), hook or "patient-view", service_ids)
+    except CdsClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    hook = hook or str(chosen[0].get("hook"))
+    wrong = [f"{s['id']} serves {s.get('hook')}" for s in chosen if s.get("hook") != hook]
+    if wrong:
+        raise click.BadParameter(f"{'; '.join(wrong)}, not {hook}", param_hint="--hook")
+    try:
+        orders = read_draft_orders(draft_order_files)
+    except RequestError as exc:
+        raise click.BadParameter(str(exc), param_hint="--draft-order") from None
+
+    fhir = FhirRestClient(fhir_server, timeout=timeout)
+    answers = []
+    for service in chosen:
+        try:
+            body = build_request(hook, patient_id=patient_id, fhir_server=fhir_server, user_id=user_id,
+                                 draft_orders=orders, selections=selections)
+        except RequestError as exc:
+            raise click.UsageError(str(exc)) from None
+        if prefetch and service.get("prefetch"):
+            result = run_prefetch(service["prefetch"], body["context"], fhir)
+            for key, reason in result.failed.items():
+                click.echo(click.style(f"prefetch {key} not sent: {reason}", fg="yellow"), err=True)
+            if result.prefetch:
+                body["prefetch"] = result.prefetch
+        try:
+            answers.append(client.call(service["id"], body))
+        except CdsClientError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    if as_json:
+        raw = answers[0].body if len(answers) == 1 else {a.service_id: a.body for a in answers}
+        click.echo(json.dumps(raw, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n\n".join(render_call(a, hook) for a in answers))
+    if not all(a.ok for a in answers):
+        sys.exit(1)
+
+
+def _signer(issuer: str, key_path: Path | None):
+    path = key_path or _key_dir() / "ehr-key.pem"
+    try:
+        key = EhrKey.load_or_create(path)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"JWT key {path}: {exc}") from None
+    jwks_path = write_jwks(key, path.with_name(path.stem + "-jwks.json"))
+    trusted = json.dumps({issuer: f"file:{jwks_path}"})
+    click.echo(click.style("JWT: ", bold=True) + f"ES384, iss={issuer}, kid={key.kid}", err=True)
+    click.echo(f"     JWKS: {jwks_path}", err=True)
+    click.echo(f"     the service must trust it: CDS_JWT_REQUIRED=true CDS_TRUSTED_ISSUERS='{trusted}'", err=True)
+    return lambda aud: key.sign(iss=issuer, aud=aud)

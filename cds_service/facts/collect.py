@@ -1,0 +1,394 @@
+"""One pass over the resources: every record that matches a mapping becomes a candidate value.
+
+For each usable resource the codes of its main code element are looked up in one
+precompiled table per resource type. A hit is either a fact mapping (the value is
+read into a :class:`Candidate`, or the resource is reported :class:`Unusable`) or
+a *tag* for the structured readers (lesions, treatments, medications, primary
+tumour, genomics), which get the matching resources afterwards. Choosing between
+candidates (most recent, any, stale, conflicts) is :mod:`cds_service.facts.select`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from cds_service.facts.codes import CodeTable, MultiTable
+from cds_service.facts.mapping import Answer, FactSpec, MappingSet, MatchSpec, ValueSpec
+from cds_service.facts.model import Provenance
+from cds_service.fhir import parse
+from cds_service.fhir.parse import ResourceIndex, as_dict, as_list, codings
+
+PRESENT = "present"
+SUSPECTED = "suspected"
+ABSENT = "absent"
+VALUE = "value"
+
+
+@dataclass
+class Candidate:
+    """One recorded value of a fact, with where and when it came from."""
+
+    value: Any
+    date: datetime | None
+    provenance: Provenance
+    state: str = VALUE
+    attrs: dict[str, Any] = field(default_factory=dict)
+    key: Any = None  # each-code facts: which code (symptom, SINS component)
+
+
+@dataclass
+class Unusable:
+    """A record that matched a fact but whose value could not be read."""
+
+    date: datetime | None
+    ref: str
+    why: str
+
+
+@dataclass
+class Collected:
+    index: ResourceIndex
+    candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    unusable: dict[str, list[Unusable]] = field(default_factory=dict)
+    tagged: dict[str, list[tuple[Mapping[str, Any], Any]]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def tag(self, name: str) -> list[tuple[Mapping[str, Any], Any]]:
+        return self.tagged.get(name, [])
+
+
+class _NothingRecorded(Exception):
+    """The record holds no value at all (e.g. dataAbsentReason): not a candidate, not a problem."""
+
+
+class _Unreadable(Exception):
+    """The record's value cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class FactHandler:
+    spec: FactSpec
+    match: MatchSpec
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Hand matching resources to a structured reader; ``table`` gives the value of the matched code."""
+
+    name: str
+    table: CodeTable
+
+
+# Where each resource type keeps the code that says what the record is.
+def code_codings(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rtype = resource.get("resourceType")
+    if rtype in ("MedicationRequest", "MedicationStatement"):
+        concept = resource.get("medicationCodeableConcept")
+        if concept is None:
+            ref = parse.as_str(as_dict(resource.get("medicationReference")).get("reference"))
+            if ref and ref.startswith("#"):
+                for contained in as_list(resource.get("contained")):
+                    if isinstance(contained, dict) and contained.get("id") == ref[1:]:
+                        concept = contained.get("code")
+        return list(codings(concept))
+    if rtype == "Encounter":
+        out = list(codings(resource.get("serviceType")))
+        for t in as_list(resource.get("type")):
+            out.extend(codings(t))
+        return out
+    if rtype == "ImagingStudy":
+        out = []
+        for p in as_list(resource.get("procedureCode")):
+            out.extend(codings(p))
+        return out
+    return list(codings(resource.get("code")))
+
+
+class Reader:
+    """The compiled dispatch tables and value readers for one :class:`MappingSet`."""
+
+    TAG_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+        # tag name, codeset, resource types
+        ("lesion-size", "lesion-size", ("Observation",)),
+        ("lesion-volume", "lesion-volume", ("Observation",)),
+        ("variant-tests", "variant-tests", ("Observation",)),
+        ("single-gene-tests", "single-gene-tests", ("Observation",)),
+        ("primary-tumour", "primary-tumour", ("Condition",)),
+        ("treatments", "treatments", ("Procedure",)),
+        ("mdo", "mdo", ("Procedure",)),
+        ("mdo-generic", "mdo-generic", ("Procedure",)),
+        ("medications", "medications", ("MedicationRequest", "MedicationStatement")),
+    )
+    WHOLE_TYPES = ("Patient", "ImagingStudy")  # every resource of these types goes to its reader
+
+    def __init__(self, ms: MappingSet) -> None:
+        self.ms = ms
+        self.onset_component = ms.codeset("onset-component")
+        self.progressive_component = ms.codeset("progressive-component")
+        self.dispatch: dict[str, MultiTable] = {}
+        self.components: dict[str, MultiTable] = {}
+        for spec in ms.facts.values():
+            for match in spec.matches:
+                handler = FactHandler(spec, match)
+                for rtype in match.resources:
+                    tables = [self.dispatch.setdefault(rtype, MultiTable())]
+                    if match.components and rtype == "Observation":
+                        tables.append(self.components.setdefault(rtype, MultiTable()))
+                    for table in tables:
+                        for code in match.codes:
+                            table.add(code, handler)
+                        for code, _answer in match.code_values:
+                            table.add(code, handler)
+        for name, codeset, rtypes in self.TAG_SOURCES:
+            table = ms.codeset(codeset)
+            tag = Tag(name, table)
+            for rtype in rtypes:
+                for code, _value in table:
+                    self.dispatch.setdefault(rtype, MultiTable()).add(code, tag)
+
+    # -- the pass -----------------------------------------------------------------
+    def collect(self, index: ResourceIndex) -> Collected:
+        out = Collected(index=index, problems=list(index.problems))
+        for rtype, items in index.by_type.items():
+            if rtype in self.WHOLE_TYPES:
+                out.tagged[rtype] = [(r, None) for r in items]
+                continue
+            table = self.dispatch.get(rtype)
+            comp_table = self.components.get(rtype)
+            if table is None:
+                continue
+            for res in items:
+                seen: set[int] = set()
+                for system, code in code_codings(res):
+                    for handler in table.lookup(system, code):
+                        if id(handler) in seen:
+                            continue
+                        seen.add(id(handler))
+                        self._handle(handler, res, res, system, code, out)
+                if comp_table is not None and "component" in res:
+                    for comp in as_list(res.get("component")):
+                        if not isinstance(comp, dict):
+                            continue
+                        for system, code in codings(comp.get("code")):
+                            for handler in comp_table.lookup(system, code):
+                                self._handle(handler, comp, res, system, code, out)
+        return out
+
+    def _handle(self, handler: Any, holder: Mapping[str, Any], res: Mapping[str, Any], system: str, code: str,
+                out: Collected) -> None:
+        if isinstance(handler, Tag):
+            out.tagged.setdefault(handler.name, []).append((res, handler.table.get(system, code)))
+            return
+        spec, match = handler.spec, handler.match
+        if not self._where(match, res, out.index):
+            return
+        implied: Answer | None = match.code_values.get(system, code) if match.code_values else None
+        ref = parse.resource_key(res)
+        when = parse.clinical_time(res)
+        try:
+            value, state, attrs = self.read_value(spec, holder, res, implied)
+        except _NothingRecorded:
+            return
+        except _Unreadable as exc:
+            out.unusable.setdefault(spec.name, []).append(Unusable(when, ref, str(exc)))
+            out.problems.append(f"{ref}: {spec.name}: {exc}")
+            return
+        if spec.attrs:
+            attrs.update(self.read_attrs(spec.attrs, res))
+        key = implied.value if (implied is not None and spec.select == "each-code") else None
+        out.candidates.setdefault(spec.name, []).append(
+            Candidate(
+                value=value,
+                date=when,
+                provenance=Provenance(parse.as_str(res.get("resourceType")) or "Resource", parse.resource_id(res),
+                                      f"{system}|{code}", when),
+                state=state,
+                attrs=attrs,
+                key=key,
+            )
+        )
+
+    # -- where clauses ----------------------------------------------------------------
+    def _where(self, match: MatchSpec, res: Mapping[str, Any], index: ResourceIndex) -> bool:
+        if match.body_site is not None:
+            sites = res.get("bodySite")
+            pairs = [p for s in (as_list(sites) if isinstance(sites, list) else [sites]) for p in codings(s)]
+            if not any(p in match.body_site for p in pairs):
+                return False
+        if match.focus is not None or match.focus_not is not None:
+            focused = False
+            table = match.focus or match.focus_not
+            for ref in as_list(res.get("focus")):
+                target = index.resolve(ref)
+                if target is not None and any(p in table for p in codings(target.get("code"))):
+                    focused = True
+                    break
+            if match.focus is not None and not focused:
+                return False
+            if match.focus_not is not None and focused:
+                return False
+        return True
+
+    # -- values ---------------------------------------------------------------------
+    def read_value(self, spec: FactSpec, holder: Mapping[str, Any], res: Mapping[str, Any],
+                   implied: Answer | None) -> tuple[Any, str, dict[str, Any]]:
+        """(value, state, attrs) of one record; raises _NothingRecorded / _Unreadable."""
+        vs = spec.value
+        rtype = res.get("resourceType")
+        each_code = spec.select == "each-code"
+        if rtype == "Condition" and holder is res:
+            state = parse.condition_state(res)
+            if vs.type in ("boolean", "presence"):
+                if state == parse.ACTIVE:
+                    return vs.present, PRESENT, {}
+                if state == parse.SUSPECTED:
+                    return vs.suspected, SUSPECTED, {"suspected": True}
+                return vs.absent, ABSENT, {}
+            if state in (parse.INACTIVE, parse.REFUTED):
+                if vs.type == "code":
+                    return vs.absent, ABSENT, {}
+                raise _NothingRecorded()
+            if implied is not None and not each_code:
+                return implied.value, VALUE, dict(implied.attrs)
+            value, attrs = self._from_paths(vs, holder)
+            return value, (ABSENT if value == vs.absent and vs.type == "code" else VALUE), attrs
+        if vs.type in ("boolean", "presence") and rtype not in ("Observation", "Condition"):
+            return vs.present, PRESENT, {}  # a Procedure / Encounter / ServiceRequest: the record is the fact
+        if implied is not None and not each_code:
+            return implied.value, VALUE, dict(implied.attrs)
+        if vs.type in ("boolean", "presence"):
+            try:
+                flag, attrs = self._from_paths(vs, holder)
+            except _Unreadable as exc:
+                if vs.type == "presence" and str(exc) == "no value" and not any(
+                    k.startswith("value") for k in holder
+                ):
+                    return vs.present, PRESENT, {}  # no value[x] at all: the code is the finding
+                raise
+            if not isinstance(flag, bool):
+                raise _Unreadable(f"expected yes/no, got {flag!r}")
+            return (vs.present, PRESENT, attrs) if flag else (vs.absent, ABSENT, attrs)
+        value, attrs = self._from_paths(vs, holder)
+        state = ABSENT if (vs.type == "code" and value == vs.absent) else VALUE
+        return value, state, attrs
+
+    def _from_paths(self, vs: ValueSpec, holder: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        problem: str | None = None
+        for path in vs.paths:
+            for found in path.find(holder):
+                items = found if isinstance(found, list) else [found]
+                for item in items:
+                    try:
+                        result = self._one(vs, item)
+                    except _Unreadable as exc:
+                        problem = problem or str(exc)
+                        continue
+                    if result is not None:
+                        return result
+        if problem:
+            raise _Unreadable(problem)
+        if "dataAbsentReason" in holder:
+            raise _NothingRecorded()
+        raise _Unreadable("no value")
+
+    def _one(self, vs: ValueSpec, item: Any) -> tuple[Any, dict[str, Any]] | None:
+        """Read one found item; None = not a value of this kind (try the next path)."""
+        if isinstance(item, bool):
+            if vs.type in ("boolean", "presence"):
+                return item, {}
+            if vs.type == "code" and item is False:
+                return vs.absent, {}
+            return None
+        if isinstance(item, dict) and ("coding" in item or "text" in item) and "value" not in item:
+            pairs = list(codings(item))
+            if not pairs:
+                return None
+            answer = vs.answers.first(pairs) if vs.answers else None
+            if answer is None:
+                if vs.type in ("code", "boolean", "presence") or vs.answers:
+                    shown = ", ".join(f"{s}|{c}" for s, c in pairs[:3])
+                    raise _Unreadable(f"value code not understood ({shown})")
+                return None
+            return self._number(vs, answer.value, None, dict(answer.attrs)) if vs.type in (
+                "integer", "decimal") else (answer.value, dict(answer.attrs))
+        if vs.type in ("integer", "decimal"):
+            if isinstance(item, dict) and "value" in item:
+                number = parse.as_number(item.get("value"))
+                if number is None:
+                    raise _Unreadable(f"quantity without a usable number ({item.get('value')!r})")
+                unit = parse.as_str(item.get("code")) or parse.as_str(item.get("unit"))
+                return self._number(vs, number, unit, {}, check_unit=True)
+            if isinstance(item, (int, float)):
+                number = parse.as_number(item)
+                if number is None:
+                    raise _Unreadable(f"not a number ({item!r})")
+                return self._number(vs, number, None, {})
+            if isinstance(item, str):
+                raise _Unreadable(f"text where a number belongs ({item[:30]!r})")
+            return None
+        return None
+
+    def _number(self, vs: ValueSpec, number: Any, unit: str | None, attrs: dict[str, Any],
+                check_unit: bool = False) -> tuple[Any, dict[str, Any]]:
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _Unreadable(f"not a number ({number!r})")
+        number = float(number)
+        if check_unit and vs.units is not None:
+            if unit is None:
+                raise _Unreadable(f"quantity without a unit (expected one of {', '.join(vs.units)})")
+            factor = vs.units.get(unit)
+            if factor is None:
+                factor = next((f for u, f in vs.units.items() if u.lower() == unit.lower()), None)
+            if factor is None:
+                raise _Unreadable(f"unit {unit!r} not understood (expected one of {', '.join(vs.units)})")
+            if factor != 1:
+                attrs["recorded_as"] = f"{_fmt(number)} {unit}"
+            number = number * factor
+        if vs.range is not None:
+            low, high = vs.range
+            if (low is not None and number < low) or (high is not None and number > high):
+                raise _Unreadable(f"value {_fmt(number)} outside {low}–{high}")
+        if vs.threshold is not None:
+            op, limit = vs.threshold
+            attrs["measured"] = number
+            result = {"ge": number >= limit, "gt": number > limit, "le": number <= limit, "lt": number < limit}[op]
+            return result, attrs
+        if vs.type == "integer":
+            if not float(number).is_integer():
+                raise _Unreadable(f"{_fmt(number)} is not a whole number")
+            return int(number), attrs
+        return round(number, 4), attrs
+
+    # -- attrs ----------------------------------------------------------------------
+    def read_attrs(self, names: Iterable[str], res: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        comps = [c for c in as_list(res.get("component")) if isinstance(c, dict)]
+        for name in names:
+            if name == "onset":
+                onset = None
+                for comp in comps:
+                    if any(p in self.onset_component for p in codings(comp.get("code"))):
+                        onset = parse.parse_datetime(comp.get("valueDateTime")) or parse.period_start(
+                            comp.get("valuePeriod"))
+                out["onset"] = onset or parse.onset_time(res)
+            elif name == "recorded":
+                out["recorded"] = parse.recorded_time(res)
+            elif name == "progressive":
+                for comp in comps:
+                    if any(p in self.progressive_component for p in codings(comp.get("code"))):
+                        flag = comp.get("valueBoolean")
+                        if isinstance(flag, bool):
+                            out["progressive"] = flag
+            elif name == "focus":
+                out["focus"] = tuple(k for k in (parse.reference_key(f) for f in as_list(res.get("focus"))) if k)
+            elif name == "body_site":
+                out["body_site"] = tuple(p for s in as_list(res.get("bodySite")) for p in codings(s))
+        if "recorded" in out and out["recorded"] is None:
+            out["recorded"] = out.get("onset") or parse.onset_time(res)
+        return out
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"

@@ -1,0 +1,392 @@
+"""Brain lesions: read lesion measurements, then count, size, volume and location of the current set.
+
+A lesion is a tumour-size Observation (LOINC 21889-1, longest dimension in a
+component) or a LOCAL ``lesion-volume`` Observation. Its region (brain / spine)
+and sites come from ``bodySite``, a ``focus`` BodyStructure, or the ImagingStudy
+it is ``derivedFrom``. "The current imaging set" is every brain lesion measured
+within ``settings.lesion_set_days`` of the newest brain lesion measurement;
+aggregates are computed over that set only.
+
+Volumes are used only when recorded. When some lesion has only a diameter, the
+volume facts stay unknown and carry the sphere estimate π/6·d³ in
+``attrs.estimate`` (with ``attrs.estimated = True``), never as the value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from cds_service.facts.model import Fact, FactStatus, Lesion, Provenance
+from cds_service.facts.select import known, stale, unknown
+from cds_service.facts.work import Work
+from cds_service.fhir import parse
+from cds_service.fhir.parse import as_dict, as_list, codings
+
+
+@dataclass
+class _Lesion:
+    region: str
+    diameter_mm: float | None
+    volume_cm3: float | None
+    sites: tuple[str, ...]
+    date: datetime | None
+    provenance: list[Provenance] = field(default_factory=list)
+    refs: frozenset[str] = frozenset()  # Observation/x of the measurement, focus BodyStructures
+    focus: frozenset[str] = frozenset()
+
+
+class LesionReader:
+    def __init__(self, w: Work) -> None:
+        self.w = w
+        self.ms = w.ms
+        self.sites_table = self.ms.codeset("body-sites")
+        self.diameter_component = self.ms.codeset("lesion-diameter-component")
+        self.volume_codes = self.ms.codeset("lesion-volume")
+        self.diameter_units: Mapping[str, float] = self.ms.setting("lesion_diameter_units", dict)
+        self.volume_units: Mapping[str, float] = self.ms.setting("lesion_volume_units", dict)
+
+    # -- reading ------------------------------------------------------------------
+    def site_keys(self, concepts: Iterable[Any]) -> tuple[str, ...]:
+        keys: list[str] = []
+        for concept in concepts:
+            for pair in codings(concept):
+                key = self.sites_table.get(*pair)
+                if isinstance(key, str) and key not in keys:
+                    keys.append(key)
+        return tuple(keys)
+
+    def _sites_of(self, res: Mapping[str, Any]) -> tuple[str, ...]:
+        concepts: list[Any] = as_list(res.get("bodySite")) if isinstance(res.get("bodySite"), list) else [
+            res.get("bodySite")]
+        for ref in as_list(res.get("focus")):
+            target = self.w.collected.index.resolve(ref)
+            if target is not None and target.get("resourceType") == "BodyStructure":
+                concepts.append(target.get("location"))
+                concepts.extend(as_list(target.get("includedStructure")))
+                concepts.extend(as_dict(s).get("structure") for s in as_list(target.get("includedStructure")))
+        keys = self.site_keys(concepts)
+        if not keys:
+            for ref in as_list(res.get("derivedFrom")):
+                study = self.w.collected.index.resolve(ref)
+                if study is not None and study.get("resourceType") == "ImagingStudy":
+                    keys = self.site_keys(as_dict(s).get("bodySite") for s in as_list(study.get("series")))
+                    if keys:
+                        break
+        return keys
+
+    def region(self, sites: Iterable[str]) -> str:
+        regions = {self.ms.sites[s].region for s in sites if s in self.ms.sites}
+        if "brain" in regions:
+            return "brain"
+        if "spine" in regions:
+            return "spine"
+        return "unknown"
+
+    def _quantity(self, holder: Mapping[str, Any], units: Mapping[str, float], what: str, ref: str) -> float | None:
+        q = holder.get("valueQuantity")
+        if not isinstance(q, dict):
+            return None
+        number = parse.as_number(q.get("value"))
+        unit = parse.as_str(q.get("code")) or parse.as_str(q.get("unit"))
+        if number is None or number <= 0:
+            self.w.problem(f"{ref}: {what} without a usable positive number")
+            return None
+        factor = units.get(unit or "") or next((f for u, f in units.items() if unit and u.lower() == unit.lower()),
+                                               None)
+        if factor is None:
+            self.w.problem(f"{ref}: {what} unit {unit!r} not understood (expected one of {', '.join(units)})")
+            return None
+        return round(number * factor, 4)
+
+    def read(self) -> list[_Lesion]:
+        out: list[_Lesion] = []
+        sizes = self.w.collected.tag("lesion-size")
+        volumes = self.w.collected.tag("lesion-volume")
+        by_ref: dict[str, _Lesion] = {}
+        for res, _v in sizes:
+            ref = parse.resource_key(res)
+            diameter = volume = None
+            for comp in as_list(res.get("component")):
+                if not isinstance(comp, dict):
+                    continue
+                pairs = list(codings(comp.get("code")))
+                if any(p in self.diameter_component for p in pairs):
+                    diameter = self._quantity(comp, self.diameter_units, "lesion diameter", ref)
+                elif any(p in self.volume_codes for p in pairs):
+                    volume = self._quantity(comp, self.volume_units, "lesion volume", ref)
+            if diameter is None and "valueQuantity" in res:
+                diameter = self._quantity(res, self.diameter_units, "lesion diameter", ref)
+            if diameter is None and volume is None:
+                self.w.problem(f"{ref}: lesion size without a usable diameter")
+                continue
+            when = parse.clinical_time(res)
+            sites = self._sites_of(res)
+            lesion = _Lesion(region=self.region(sites), diameter_mm=diameter, volume_cm3=volume, sites=sites,
+                             date=when, provenance=[_prov(res, when)], refs=frozenset({ref}),
+                             focus=frozenset(k for k in (parse.reference_key(f) for f in as_list(res.get("focus")))
+                                             if k))
+            out.append(lesion)
+            by_ref[ref] = lesion
+        for res, _v in volumes:
+            if res.get("resourceType") != "Observation":
+                continue
+            ref = parse.resource_key(res)
+            volume = self._quantity(res, self.volume_units, "lesion volume", ref)
+            if volume is None:
+                if "valueQuantity" not in res:
+                    self.w.problem(f"{ref}: lesion volume without valueQuantity")
+                continue
+            when = parse.clinical_time(res)
+            target = self._associate(res, when, out, by_ref)
+            if target is not None and target.volume_cm3 is None:
+                target.volume_cm3 = volume
+                target.provenance.append(_prov(res, when))
+                continue
+            sites = self._sites_of(res)
+            out.append(_Lesion(region=self.region(sites), diameter_mm=None, volume_cm3=volume, sites=sites, date=when,
+                               provenance=[_prov(res, when)], refs=frozenset({ref})))
+        return out
+
+    def _associate(self, res: Mapping[str, Any], when: datetime | None, lesions: list[_Lesion],
+                   by_ref: dict[str, _Lesion]) -> _Lesion | None:
+        """The measured lesion a volume belongs to: derivedFrom it, same focus, or the only same-day same-site one."""
+        for ref in as_list(res.get("derivedFrom")):
+            key = parse.reference_key(ref)
+            if key in by_ref:
+                return by_ref[key]
+        focus = frozenset(k for k in (parse.reference_key(f) for f in as_list(res.get("focus"))) if k)
+        if focus:
+            same = [l for l in lesions if l.focus & focus]
+            if len(same) == 1:
+                return same[0]
+        sites = self._sites_of(res)
+        if when is not None and sites:
+            same = [l for l in lesions if l.date is not None and l.date.date() == when.date() and l.sites == sites
+                    and l.volume_cm3 is None]
+            if len(same) == 1:
+                return same[0]
+        return None
+
+    # -- facts ----------------------------------------------------------------------
+    def critical(self, sites: Iterable[str], flag: str) -> bool | None:
+        values = [getattr(self.ms.sites[s], flag) for s in sites if s in self.ms.sites]
+        if any(v is True for v in values):
+            return True
+        if any(v is False for v in values):
+            return False
+        return None
+
+
+def _prov(res: Mapping[str, Any], when: datetime | None) -> Provenance:
+    code = next(iter(codings(res.get("code"))), None)
+    return Provenance(str(res.get("resourceType")), parse.resource_id(res), f"{code[0]}|{code[1]}" if code else None,
+                      when)
+
+
+def _sphere_cm3(diameter_mm: float) -> float:
+    d_cm = diameter_mm / 10
+    return math.pi / 6 * d_cm ** 3
+
+
+def derive_lesions(w: Work) -> None:
+    reader = LesionReader(w)
+    raw = reader.read()
+    lesions = [
+        Lesion(region=l.region, diameter_mm=l.diameter_mm, volume_cm3=l.volume_cm3, sites=l.sites,
+               critical=reader.critical(l.sites, "critical") if l.region == "brain" else None, date=l.date,
+               provenance=tuple(l.provenance))
+        for l in raw
+    ]
+    lesions.sort(key=lambda l: (l.date is not None, l.date), reverse=True)  # type: ignore[arg-type,return-value]
+    w.lesions = lesions
+    brain = [l for l in lesions if l.region == "brain" and l.date is not None]
+    unplaced = [l for l in lesions if l.region == "unknown"]
+    for l in unplaced:
+        w.problem(f"{l.provenance[0].reference}: lesion without a brain or spine body site; not counted")
+    sources = ("observations",)
+    days = w.ms.setting("lesion_set_days")
+    current: list[Lesion] = []
+    if brain:
+        newest = brain[0].date
+        current = [l for l in brain if l.date >= newest - timedelta(days=days)]  # type: ignore[operator]
+    set_date = current[0].date if current else None
+    provs = tuple(p for l in current for p in l.provenance)
+    not_placed = [f"{len(unplaced)} lesion measurement(s) without a brain/spine site were not counted"] \
+        if unplaced else []
+
+    # count: a recorded count overrides counting measurements, unless the measurements are newer
+    recorded = w.fact("brain_metastasis_count")
+    count_fact: Fact
+    if recorded.known and (set_date is None or recorded.date is None
+                           or recorded.date >= set_date - timedelta(days=days)):
+        notes = list(recorded.notes)
+        if current and recorded.value < len(current):
+            notes.append(f"conflicts with {len(current)} lesions measured ({set_date.date().isoformat()})")  # type: ignore[union-attr]
+        count_fact = replace(recorded, notes=tuple(notes))
+    elif current:
+        notes = list(not_placed)
+        if recorded.known:
+            notes.append(f"recorded count {recorded.value} ({recorded.provenance[0].reference}) is older than "
+                         "the lesion measurements")
+        count_fact = Fact(name="brain_metastasis_count", value=len(current), status=FactStatus.KNOWN,
+                          provenance=provs, derived_from="lesions", notes=tuple(notes))
+    else:
+        count_fact = recorded if recorded.name == "brain_metastasis_count" else unknown("brain_metastasis_count")
+        if not count_fact.known and w.missing(*sources):
+            count_fact = _unavailable(w, "brain_metastasis_count", sources)
+    w.put(count_fact)
+    count = count_fact.value if count_fact.known else None
+    complete = bool(current) and (count is None or count == len(current))
+
+    # largest diameter
+    diameters = [l.diameter_mm for l in current if l.diameter_mm is not None]
+    if diameters:
+        notes = []
+        if len(diameters) < len(current):
+            notes.append(f"{len(current) - len(diameters)} lesion(s) without a diameter")
+        if count is not None and count > len(current):
+            notes.append(f"{len(current)} of {count} lesions measured")
+        w.put(Fact(name="largest_diameter_mm", value=max(diameters), status=FactStatus.KNOWN, provenance=provs,
+                   derived_from="lesions", notes=tuple(notes)))
+    else:
+        w.put(_missing(w, "largest_diameter_mm", sources))
+
+    # volumes: recorded only; otherwise an estimate in attrs
+    volumes = [l.volume_cm3 for l in current]
+    if current and all(v is not None for v in volumes) and complete:
+        w.put(Fact(name="total_volume_cm3", value=round(sum(volumes), 3), status=FactStatus.KNOWN,  # type: ignore
+                   provenance=provs, derived_from="lesions"))
+        w.put(Fact(name="largest_volume_cm3", value=max(volumes), status=FactStatus.KNOWN,  # type: ignore
+                   provenance=provs, derived_from="lesions"))
+    elif current and all(l.volume_cm3 is not None or l.diameter_mm is not None for l in current):
+        each = [l.volume_cm3 if l.volume_cm3 is not None else _sphere_cm3(l.diameter_mm) for l in current]  # type: ignore
+        note = ("volume not recorded for every lesion; estimate π/6·d³ from the diameters",)
+        if complete:
+            w.put(_estimate("total_volume_cm3", round(sum(each), 2), provs, note))
+        else:
+            w.put(unknown("total_volume_cm3", notes=(f"only {len(current)} of {count} lesions measured",)))
+        w.put(_estimate("largest_volume_cm3", round(max(each), 2), provs, note))
+    else:
+        w.put(_missing(w, "total_volume_cm3", sources))
+        w.put(_missing(w, "largest_volume_cm3", sources))
+
+    _critical_location(w, reader, current, complete, provs)
+    _posterior_fossa(w, reader, current, complete, provs)
+    _resected_diameter(w, brain)
+
+
+def _estimate(name: str, value: float, provs: tuple[Provenance, ...], notes: tuple[str, ...]) -> Fact:
+    return Fact(name=name, status=FactStatus.UNKNOWN, provenance=provs, derived_from="lesions",
+                reason="estimate only", notes=notes, attrs={"estimated": True, "estimate": value})
+
+
+def _unavailable(w: Work, name: str, sources: Iterable[str]) -> Fact:
+    from cds_service.facts.select import unavailable
+    return unavailable(name, w.missing(*sources))
+
+
+def _missing(w: Work, name: str, sources: Iterable[str]) -> Fact:
+    return _unavailable(w, name, sources) if w.missing(*sources) else unknown(name)
+
+
+def _bm_condition_sites(w: Work, reader: LesionReader) -> list[tuple[str, Provenance]]:
+    out = []
+    for cand in w.cands("_brain_metastases"):
+        if cand.state == "absent":
+            continue
+        res = w.collected.index.by_ref.get(cand.provenance.reference)
+        if res is None:
+            continue
+        for key in reader.site_keys(as_list(res.get("bodySite"))):
+            out.append((key, cand.provenance))
+    return out
+
+
+def _critical_location(w: Work, reader: LesionReader, current: list[Lesion], complete: bool,
+                       provs: tuple[Provenance, ...]) -> None:
+    name = "critical_location"
+    recorded = w.fact("_critical_location_recorded")
+    hits: list[tuple[str, Provenance]] = []
+    for lesion in current:
+        for s in lesion.sites:
+            if s in w.ms.sites and w.ms.sites[s].critical:
+                hits.append((s, lesion.provenance[0]))
+    for s, prov in _bm_condition_sites(w, reader):
+        if s in w.ms.sites and w.ms.sites[s].critical:
+            hits.append((s, prov))
+    rec_value = recorded.value if recorded.known else None
+    if isinstance(rec_value, str) and rec_value in w.ms.sites and w.ms.sites[rec_value].critical:
+        hits.append((rec_value, recorded.provenance[0]))
+    if hits:
+        notes = []
+        if rec_value == "none":
+            notes.append(f"conflicts with critical-location none ({recorded.provenance[0].reference}, "
+                         f"{_day(recorded.date)})")
+        w.put(Fact(name=name, value=True, status=FactStatus.KNOWN,
+                   provenance=tuple(dict.fromkeys(p for _s, p in hits)), notes=tuple(notes),
+                   attrs={"sites": frozenset(s for s, _p in hits)}))
+        return
+    if rec_value == "none":
+        w.put(replace(recorded, name=name, value=False, attrs={"sites": frozenset()}))
+        return
+    if current and complete and all(l.critical is False for l in current):
+        w.put(Fact(name=name, value=False, status=FactStatus.KNOWN, provenance=provs, derived_from="lesions",
+                   attrs={"sites": frozenset()}))
+        return
+    if current:
+        vague = sorted({s for l in current if l.critical is None for s in (l.sites or ("no site",))})
+        notes = [f"site not specific enough: {', '.join(vague)}"] if vague else []
+        if not complete:
+            notes.append("not every lesion was measured")
+        w.put(unknown(name, notes=notes))
+        return
+    w.put(_missing(w, name, ("observations",)))
+
+
+def _posterior_fossa(w: Work, reader: LesionReader, current: list[Lesion], complete: bool,
+                     provs: tuple[Provenance, ...]) -> None:
+    name = "posterior_fossa"
+    hits = [l.provenance[0] for l in current if reader.critical(l.sites, "posterior_fossa") is True]
+    hits += [p for s, p in _bm_condition_sites(w, reader) if s in w.ms.sites and w.ms.sites[s].posterior_fossa]
+    if hits:
+        w.put(Fact(name=name, value=True, status=FactStatus.KNOWN, provenance=tuple(dict.fromkeys(hits))))
+    elif current and complete and all(reader.critical(l.sites, "posterior_fossa") is False for l in current):
+        w.put(Fact(name=name, value=False, status=FactStatus.KNOWN, provenance=provs, derived_from="lesions"))
+    else:
+        w.put(_missing(w, name, ("observations",)))
+
+
+def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
+    name = "resected_tumour_diameter_mm"
+    recorded = w.fact("_resected_tumour_diameter_recorded")
+    if recorded.known or recorded.status is FactStatus.STALE:
+        w.put(replace(recorded, name=name))
+        return
+    resections = [t for t in w.treatments if t.kind == "resection" and t.date is not None]
+    if not resections:
+        w.put(unknown(name, notes=recorded.notes))
+        return
+    when = max(t.date for t in resections)  # type: ignore[type-var]
+    before = [l for l in brain if l.date is not None and l.date <= when and l.diameter_mm is not None]
+    if not before:
+        w.put(unknown(name, notes=("no lesion measured before the resection",)))
+        return
+    days = w.ms.setting("lesion_set_days")
+    newest = before[0].date
+    pre_set = [l for l in before if l.date >= newest - timedelta(days=days)]  # type: ignore[operator]
+    largest = max(pre_set, key=lambda l: l.diameter_mm)  # type: ignore[arg-type,return-value]
+    notes = ()
+    if len(pre_set) > 1:
+        notes = (f"largest of {len(pre_set)} lesions measured before the resection (assumed the resected one)",)
+    w.put(Fact(name=name, value=largest.diameter_mm, status=FactStatus.KNOWN, provenance=largest.provenance,
+               derived_from="lesions", notes=notes))
+
+
+def _day(when: Any) -> str:
+    return when.date().isoformat() if isinstance(when, datetime) else str(when or "no date")
+
+
+__all__ = ["derive_lesions", "LesionReader", "known", "stale"]

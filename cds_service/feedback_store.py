@@ -1,0 +1,396 @@
+"""Durable storage of card feedback and of which rule issued each card.
+
+Two tables:
+
+- ``feedback``: what the EHR reported for a card (accepted / overridden, the
+  accepted suggestion ids, the override reason and comment, when). The same
+  report may arrive more than once; an identical ``(card, outcome,
+  outcomeTimestamp)`` is stored once.
+- ``issued_cards``: card uuid → service, rule id, suggestion uuids, hook, time.
+  No patient data. Written off the hot path by a background thread with a
+  bounded queue, so the feedback report can say which rule a card came from.
+
+SQLite by default (WAL, busy timeout, one connection guarded by a lock, so
+several threads and several gunicorn workers can share the file); a
+``postgresql://`` URL selects PostgreSQL via psycopg 3 (the ``scaleout`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import weakref
+import atexit
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_RULE = "(unknown card)"
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS feedback (
+        id {serial},
+        card_uuid TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        accepted_suggestions TEXT NOT NULL DEFAULT '[]',
+        override_code TEXT,
+        override_display TEXT,
+        override_system TEXT,
+        user_comment TEXT,
+        outcome_timestamp TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (card_uuid, outcome, outcome_timestamp)
+    )""",
+    """CREATE TABLE IF NOT EXISTS issued_cards (
+        card_uuid TEXT PRIMARY KEY,
+        service_id TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        suggestion_uuids TEXT NOT NULL DEFAULT '[]',
+        hook TEXT NOT NULL,
+        issued_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS issued_cards_rule ON issued_cards (rule_id)",
+    "CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid)",
+)
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One validated entry of a feedback request (``POST …/feedback``)."""
+
+    card: str
+    outcome: str  # "accepted" | "overridden"
+    outcome_timestamp: str
+    accepted_suggestions: tuple[str, ...] = ()
+    override_code: str | None = None
+    override_display: str | None = None
+    override_system: str | None = None
+    user_comment: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card_uuid: str
+    service_id: str
+    rule_id: str
+    hook: str
+    issued_at: str
+    suggestion_uuids: tuple[str, ...] = ()
+
+
+def issued_cards_of(response: Mapping[str, Any], service_id: str, hook: str, now: datetime) -> list[IssuedCard]:
+    """The cards of a hook response, reduced to what the report needs (rule id, uuids)."""
+    issued_at = _iso(now)
+    out = []
+    for card in response.get("cards", ()):
+        uuid = card.get("uuid")
+        if not uuid:
+            continue
+        out.append(IssuedCard(
+            card_uuid=uuid,
+            service_id=service_id,
+            rule_id=((card.get("source") or {}).get("topic") or {}).get("code") or UNKNOWN_RULE,
+            hook=hook,
+            issued_at=issued_at,
+            suggestion_uuids=tuple(s["uuid"] for s in card.get("suggestions", ()) if s.get("uuid")),
+        ))
+    return out
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Backend:
+    """The SQL dialect and connection of one database. Statements are written with ``?``."""
+
+    placeholder = "?"
+    serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    insert_ignore = "INSERT OR IGNORE INTO"
+    on_conflict = ""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def create_schema(self) -> None:
+        with self.lock:
+            for statement in _SCHEMA:
+                self.execute(statement.format(serial=self.serial))
+
+
+class _SQLite(_Backend):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = str(Path(path).expanduser())
+        self.conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        if path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        with self.lock:
+            cur = self.conn.execute(statement, tuple(params))
+            return cur.rowcount
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.executemany(statement, [tuple(r) for r in rows])
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.lock:
+            return self.conn.execute(statement, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+class _Postgres(_Backend):
+    placeholder = "%s"
+    serial = "BIGSERIAL PRIMARY KEY"
+    insert_ignore = "INSERT INTO"
+    on_conflict = " ON CONFLICT DO NOTHING"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        try:
+            import psycopg
+        except ImportError:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "CDS_DATABASE is a PostgreSQL URL but psycopg is not installed: "
+                "pip install 'neuro-onc-cds[scaleout]'"
+            ) from None
+        self._psycopg = psycopg
+        self.url = url
+        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+    def _run(self, fn):
+        with self.lock:
+            try:
+                return fn(self.conn)
+            except self._psycopg.OperationalError:
+                if not self.conn.closed:
+                    raise
+                log.warning("feedback store: PostgreSQL connection lost, reconnecting")
+                self.conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                return fn(self.conn)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        return self._run(lambda c: c.execute(self.sql(statement), tuple(params)).rowcount)
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+
+        def run(c):
+            with c.transaction():
+                with c.cursor() as cur:
+                    cur.executemany(self.sql(statement), rows)
+
+        self._run(run)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._run(lambda c: c.execute(self.sql(statement), tuple(params)).fetchall())
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+_STOP = object()
+
+
+class FeedbackStore:
+    """Feedback and issued-card records. Thread-safe; call :meth:`close` at shutdown (flushes the queue)."""
+
+    def __init__(self, backend: _Backend, *, queue_size: int = 10_000) -> None:
+        self._db = backend
+        self._db.create_schema()
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self._closed = False
+        self.dropped = 0  # issued-card records lost because the queue was full
+        ref = weakref.ref(self)
+        atexit.register(lambda: (store := ref()) is not None and store.close())
+
+    @classmethod
+    def open(cls, database: str, **kw: Any) -> "FeedbackStore":
+        """``database``: a SQLite file path or a ``postgresql://`` URL."""
+        if database.startswith(("postgresql://", "postgres://")):
+            return cls(_Postgres(database), **kw)
+        return cls(_SQLite(database), **kw)
+
+    @property
+    def backend_name(self) -> str:
+        return "postgresql" if isinstance(self._db, _Postgres) else "sqlite"
+
+    # -- feedback (synchronous: the EHR gets 200 only once it is stored) ------------
+    def add_feedback(self, service_id: str, items: Sequence[FeedbackItem],
+                     received_at: datetime | None = None) -> tuple[int, int]:
+        """Store feedback; returns ``(stored, duplicates)``."""
+        received = _iso(received_at or datetime.now(timezone.utc))
+        stored = 0
+        statement = (
+            f"{self._db.insert_ignore} feedback (card_uuid, service_id, outcome, accepted_suggestions, "
+            "override_code, override_display, override_system, user_comment, outcome_timestamp, received_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?){self._db.on_conflict}"
+        )
+        with self._db.lock:
+            for item in items:
+                stored += max(self._db.execute(statement, (
+                    item.card, service_id, item.outcome, json.dumps(list(item.accepted_suggestions)),
+                    item.override_code, item.override_display, item.override_system, item.user_comment,
+                    item.outcome_timestamp, received,
+                )), 0)
+        return stored, len(items) - stored
+
+    # -- issued cards (asynchronous, off the hot path) -------------------------------
+    def record_issued(self, cards: Sequence[IssuedCard]) -> None:
+        """Queue the cards of one response; never blocks the hook call."""
+        if not cards or self._closed:
+            return
+        self._ensure_writer()
+        try:
+            self._queue.put_nowait(cards)
+        except queue.Full:
+            self.dropped += len(cards)
+            log.warning("feedback store: issued-card queue full, %d card record(s) dropped", len(cards))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued issued-card record is written (tests, shutdown)."""
+        if self._writer is None:
+            return
+        if timeout is None:
+            self._queue.join()
+            return
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        done.wait(timeout)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._writer_lock:
+            writer = self._writer
+        if writer is not None:
+            self._queue.put(_STOP)
+            writer.join(timeout=30)
+        self._db.close()
+
+    def _ensure_writer(self) -> None:
+        if self._writer is not None:
+            return
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="issued-cards-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        statement = (
+            f"{self._db.insert_ignore} issued_cards (card_uuid, service_id, rule_id, suggestion_uuids, hook, "
+            f"issued_at) VALUES (?, ?, ?, ?, ?, ?){self._db.on_conflict}"
+        )
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(b is _STOP for b in batch)
+            rows = [
+                (c.card_uuid, c.service_id, c.rule_id, json.dumps(list(c.suggestion_uuids)), c.hook, c.issued_at)
+                for cards in batch if cards is not _STOP for c in cards
+            ]
+            try:
+                if rows:
+                    self._db.executemany(statement, rows)
+            except Exception:
+                log.exception("feedback store: writing %d issued-card record(s) failed", len(rows))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if stop:
+                return
+
+    # -- reading ---------------------------------------------------------------------
+    def ping(self) -> bool:
+        try:
+            self._db.query("SELECT 1")
+            return True
+        except Exception:
+            log.exception("feedback store: ping failed")
+            return False
+
+    def issued_rule(self, card_uuid: str) -> str | None:
+        rows = self._db.query("SELECT rule_id FROM issued_cards WHERE card_uuid = ?", (card_uuid,))
+        return rows[0][0] if rows else None
+
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        columns = ("card_uuid", "service_id", "outcome", "accepted_suggestions", "override_code",
+                   "override_display", "override_system", "user_comment", "outcome_timestamp", "received_at")
+        rows = self._db.query(f"SELECT {', '.join(columns)} FROM feedback ORDER BY id")
+        return [dict(zip(columns, row)) for row in rows]
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per rule id: cards shown, accepted, overridden, and override reasons with counts.
+
+        Feedback for a card the store never saw issued is counted under ``(unknown card)``.
+        """
+        out: dict[str, dict[str, Any]] = {}
+
+        def entry(rule: str) -> dict[str, Any]:
+            return out.setdefault(rule, {"shown": 0, "accepted": 0, "overridden": 0, "override_reasons": []})
+
+        for rule, shown in self._db.query("SELECT rule_id, COUNT(*) FROM issued_cards GROUP BY rule_id"):
+            entry(rule)["shown"] = shown
+        for rule, outcome, count in self._db.query(
+            "SELECT i.rule_id, f.outcome, COUNT(*) FROM feedback f "
+            "LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid GROUP BY i.rule_id, f.outcome"
+        ):
+            if outcome in ("accepted", "overridden"):
+                entry(rule or UNKNOWN_RULE)[outcome] += count
+        for rule, code, display, system, count in self._db.query(
+            "SELECT i.rule_id, f.override_code, MAX(f.override_display), MAX(f.override_system), COUNT(*) "
+            "FROM feedback f LEFT JOIN issued_cards i ON i.card_uuid = f.card_uuid "
+            "WHERE f.outcome = 'overridden' GROUP BY i.rule_id, f.override_code"
+        ):
+            reason = {"code": code, "display": display, "system": system, "count": count}
+            entry(rule or UNKNOWN_RULE)["override_reasons"].append({k: v for k, v in reason.items() if v is not None})
+        for data in out.values():
+            data["override_reasons"].sort(key=lambda r: (-r["count"], r.get("code") or ""))
+        return dict(sorted(out.items()))

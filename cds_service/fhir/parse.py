@@ -1,0 +1,361 @@
+"""Tolerant reading of FHIR R4 JSON: index resources, read codes, dates and statuses.
+
+EHRs send partial and odd resources (``code.coding: [{}]``, a date string with
+only a year, a number where a string belongs). Nothing in here raises on an
+unexpected shape: a value that cannot be read is ``None``, a resource that
+cannot be used is skipped and described in ``ResourceIndex.problems`` as
+``"Observation/x: why"``, so the fact it would have fed stays unknown.
+
+Why plain dicts and not ``fhir.resources`` models: the top-level classes are R5
+and drop R4 fields, and validating every resource with the R4B pydantic models
+costs far more than the whole extraction (see ``benchmarks/bench_extract.py``)
+while the extractor only reads a handful of paths per resource, each of them
+type-checked here. The R4 version lives in one constant
+(:data:`cds_service.services.FHIR_VERSION`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Iterable, Iterator, Mapping
+
+# -- statuses -----------------------------------------------------------------
+
+ENTERED_IN_ERROR = "entered-in-error"
+
+# Which statuses make a resource count as a record of something that happened or is ongoing.
+# Anything else (cancelled, revoked, draft, not-done, planned …) is ignored.
+COUNTING_STATUS: Mapping[str, frozenset[str] | None] = {
+    "Observation": frozenset({"final", "amended", "corrected", "preliminary", "unknown", ""}),
+    "Procedure": frozenset({"completed", "in-progress", ""}),
+    "ServiceRequest": frozenset({"active", "completed", ""}),
+    "Encounter": frozenset({"in-progress", "finished", "arrived", "triaged", "onleave", ""}),
+    "MedicationRequest": frozenset({"active", "completed", "stopped", "on-hold", ""}),
+    "MedicationStatement": frozenset({"active", "completed", "stopped", "on-hold", "intended", ""}),
+    "ImagingStudy": frozenset({"available", "unknown", ""}),
+    "Condition": None,  # conditions are judged by clinical/verification status, see condition_state
+    "Patient": None,
+}
+
+CONDITION_INACTIVE = frozenset({"inactive", "resolved", "remission"})
+CONDITION_SUSPECTED = frozenset({"provisional", "differential", "unconfirmed"})
+
+# Condition states returned by condition_state
+ACTIVE = "active"
+SUSPECTED = "suspected"
+INACTIVE = "inactive"
+REFUTED = "refuted"
+
+
+# -- small tolerant accessors ---------------------------------------------------
+
+
+def as_dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    """A FHIR array; a single object where an array belongs is accepted as a one-element list."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return [value]
+    return []
+
+
+def as_str(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def as_number(value: Any) -> float | None:
+    """A JSON number (not a bool); numeric strings are accepted, NaN/inf are not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    return number
+
+
+def codings(concept: Any) -> Iterator[tuple[str, str]]:
+    """The ``(system, code)`` pairs of a CodeableConcept (or a bare Coding); partial codings are skipped."""
+    concept = as_dict(concept)
+    raw = concept.get("coding")
+    if raw is None and "code" in concept and "system" in concept:  # a Coding where a CodeableConcept belongs
+        raw = [concept]
+    for c in as_list(raw):
+        if isinstance(c, dict):
+            system = c.get("system")
+            code = c.get("code")
+            if isinstance(system, str) and isinstance(code, str) and code.strip():
+                yield system.strip(), code.strip()
+
+
+def concept_text(concept: Any) -> str | None:
+    concept = as_dict(concept)
+    text = as_str(concept.get("text"))
+    if text:
+        return text
+    for c in as_list(concept.get("coding")):
+        if isinstance(c, dict) and as_str(c.get("display")):
+            return as_str(c.get("display"))
+    return None
+
+
+def resource_key(resource: Mapping[str, Any]) -> str:
+    """``Type/id`` for messages and provenance (``Type`` alone when the id is missing)."""
+    rtype = resource.get("resourceType") if isinstance(resource.get("resourceType"), str) else "Resource"
+    rid = resource.get("id")
+    return f"{rtype}/{rid}" if isinstance(rid, (str, int)) and str(rid) else rtype
+
+
+def resource_id(resource: Mapping[str, Any]) -> str | None:
+    rid = resource.get("id")
+    return str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) else None
+
+
+# -- dates ------------------------------------------------------------------------
+
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+@lru_cache(maxsize=4096)
+def _parse_datetime(text: str) -> datetime | None:
+    m = _PARTIAL.match(text)
+    if m:  # FHIR allows "2026" and "2026-11": take the first day
+        try:
+            return datetime(int(m.group(1)), int(m.group(2) or 1), 1, tzinfo=timezone.utc)
+        except ValueError:
+            return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            value = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        except ValueError:
+            return None
+    if value.tzinfo is None:  # FHIR requires a zone with a time; a bare date is read as UTC midnight
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An aware datetime from a FHIR date/dateTime/instant string, or None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    return _parse_datetime(value.strip())
+
+
+def period_start(value: Any) -> datetime | None:
+    return parse_datetime(as_dict(value).get("start"))
+
+
+def period_end(value: Any) -> datetime | None:
+    return parse_datetime(as_dict(value).get("end"))
+
+
+def effective_time(resource: Mapping[str, Any]) -> datetime | None:
+    """Observation-like ``effective[x]`` (a period counts from its start)."""
+    when = parse_datetime(resource.get("effectiveDateTime")) or parse_datetime(resource.get("effectiveInstant"))
+    if when is None and "effectivePeriod" in resource:
+        when = period_start(resource.get("effectivePeriod")) or period_end(resource.get("effectivePeriod"))
+    return when
+
+
+def last_updated(resource: Mapping[str, Any]) -> datetime | None:
+    return parse_datetime(as_dict(resource.get("meta")).get("lastUpdated"))
+
+
+def clinical_time(resource: Mapping[str, Any]) -> datetime | None:
+    """The clinically relevant time of a record, per resource type (fhir-mapping.md, general rules)."""
+    rtype = resource.get("resourceType")
+    when: datetime | None = None
+    if rtype == "Observation":
+        when = effective_time(resource) or parse_datetime(resource.get("issued"))
+    elif rtype == "Condition":
+        when = (
+            parse_datetime(resource.get("onsetDateTime"))
+            or period_start(resource.get("onsetPeriod"))
+            or parse_datetime(resource.get("recordedDate"))
+        )
+    elif rtype == "Procedure":
+        when = (
+            parse_datetime(resource.get("performedDateTime"))
+            or period_end(resource.get("performedPeriod"))
+            or period_start(resource.get("performedPeriod"))
+        )
+    elif rtype == "ImagingStudy":
+        when = parse_datetime(resource.get("started"))
+    elif rtype == "MedicationRequest":
+        when = parse_datetime(resource.get("authoredOn"))
+    elif rtype == "MedicationStatement":
+        when = effective_time(resource) or parse_datetime(resource.get("dateAsserted"))
+    elif rtype == "ServiceRequest":
+        when = (
+            parse_datetime(resource.get("occurrenceDateTime"))
+            or period_start(resource.get("occurrencePeriod"))
+            or parse_datetime(resource.get("authoredOn"))
+        )
+    elif rtype == "Encounter":
+        when = period_start(resource.get("period")) or period_end(resource.get("period"))
+    return when or last_updated(resource)
+
+
+def recorded_time(resource: Mapping[str, Any]) -> datetime | None:
+    """When a presentation was recorded (deadlines run from here): recordedDate / issued."""
+    if resource.get("resourceType") == "Condition":
+        return parse_datetime(resource.get("recordedDate"))
+    return parse_datetime(resource.get("issued"))
+
+
+def onset_time(resource: Mapping[str, Any]) -> datetime | None:
+    if resource.get("resourceType") == "Condition":
+        return (
+            parse_datetime(resource.get("onsetDateTime"))
+            or period_start(resource.get("onsetPeriod"))
+        )
+    return effective_time(resource)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar month arithmetic (31 Jan − 1 month = 31 Dec; 31 Mar − 1 month = 28/29 Feb)."""
+    total = moment.year * 12 + (moment.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    days_in_month = (datetime(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month))
+
+
+# -- statuses -------------------------------------------------------------------
+
+
+def status(resource: Mapping[str, Any]) -> str:
+    value = resource.get("status")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def counts(resource: Mapping[str, Any]) -> bool:
+    """False for cancelled / revoked / not-done / draft records (and entered-in-error)."""
+    allowed = COUNTING_STATUS.get(resource.get("resourceType"))  # type: ignore[arg-type]
+    return allowed is None or status(resource) in allowed
+
+
+def _status_code(concept: Any) -> str | None:
+    for _system, code in codings(concept):
+        return code
+    return None
+
+
+def condition_state(resource: Mapping[str, Any]) -> str:
+    """``active`` | ``suspected`` | ``inactive`` | ``refuted`` for a Condition.
+
+    refuted verification ⇒ refuted; inactive/resolved/remission clinical status ⇒ inactive;
+    provisional/differential/unconfirmed ⇒ suspected; a missing clinicalStatus counts as active
+    (many EHRs leave it out on problem-list entries).
+    """
+    verification = _status_code(resource.get("verificationStatus"))
+    clinical = _status_code(resource.get("clinicalStatus"))
+    if verification == REFUTED:
+        return REFUTED
+    if clinical in CONDITION_INACTIVE:
+        return INACTIVE
+    if verification in CONDITION_SUSPECTED:
+        return SUSPECTED
+    return ACTIVE
+
+
+def is_entered_in_error(resource: Mapping[str, Any]) -> bool:
+    if status(resource) == ENTERED_IN_ERROR:
+        return True
+    if resource.get("resourceType") == "Condition":
+        return _status_code(resource.get("verificationStatus")) == ENTERED_IN_ERROR
+    return False
+
+
+def reference_key(reference: Any) -> str | None:
+    """``Type/id`` from a Reference (relative or absolute URL, history suffix stripped)."""
+    ref = as_str(as_dict(reference).get("reference"))
+    if not ref:
+        return None
+    if "/_history/" in ref:
+        ref = ref.split("/_history/")[0]
+    parts = ref.rstrip("/").split("/")
+    if len(parts) >= 2:
+        return f"{parts[-2]}/{parts[-1]}"
+    return ref
+
+
+# -- the index ----------------------------------------------------------------
+
+
+@dataclass
+class ResourceIndex:
+    """The usable resources of one call, by type and by ``Type/id``, and what was dropped and why."""
+
+    by_type: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    by_ref: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    ignored: int = 0  # entered-in-error and non-counting statuses
+
+    def of_type(self, rtype: str) -> list[Mapping[str, Any]]:
+        return self.by_type.get(rtype, [])
+
+    def resolve(self, reference: Any) -> Mapping[str, Any] | None:
+        key = reference_key(reference)
+        return self.by_ref.get(key) if key else None
+
+
+def _flatten(resources: Iterable[Any], problems: list[str]) -> Iterator[Mapping[str, Any]]:
+    for i, res in enumerate(resources):
+        if not isinstance(res, dict):
+            problems.append(f"resource #{i}: not a JSON object ({type(res).__name__})")
+            continue
+        rtype = res.get("resourceType")
+        if rtype == "Bundle":  # a search result or transaction where single resources were expected
+            for entry in as_list(res.get("entry")):
+                inner = as_dict(entry).get("resource")
+                if isinstance(inner, dict):
+                    yield from _flatten([inner], problems)
+            continue
+        if not isinstance(rtype, str) or not rtype:
+            problems.append(f"resource #{i}: no resourceType")
+            continue
+        yield res
+
+
+def index_resources(resources: Iterable[Any]) -> ResourceIndex:
+    """Index usable resources; drop entered-in-error and non-counting statuses. Never raises."""
+    index = ResourceIndex()
+    try:
+        items = list(resources or ())
+    except TypeError:
+        index.problems.append("resources: not a list")
+        return index
+    for res in _flatten(items, index.problems):
+        if is_entered_in_error(res) or not counts(res):
+            index.ignored += 1
+            continue
+        rtype = res["resourceType"]
+        index.by_type.setdefault(rtype, []).append(res)
+        rid = resource_id(res)
+        if rid:
+            index.by_ref[f"{rtype}/{rid}"] = res
+    return index

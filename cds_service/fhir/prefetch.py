@@ -1,0 +1,267 @@
+"""Prefetch resolution: what the EHR sent, plus what we must fetch ourselves.
+
+For every prefetch key of the service (``services.PREFETCH``):
+
+- the client sent a resource or a Bundle → use it (a Bundle's entry resources;
+  a Bundle with a ``next`` link is completed from ``fhirServer``);
+- the client sent ``null`` → "no data": an empty result, never fetched;
+- the client sent an OperationOutcome, or did not send the key → fetch it from
+  ``fhirServer`` (with the bearer token from ``fhirAuthorization``), all
+  missing keys in parallel, each within the client's time budget.
+
+A key that cannot be had follows its policy, as HAPI FHIR's CDS Hooks module
+does: a *required* key makes the call fail with 412 (the body names each
+missing key, its query and why); an *optional* key is reported in
+:attr:`PatientData.unavailable`, the facts it feeds stay unknown and the cards
+say so. ``fhirServer`` must be on the allow-list; an unlisted server is
+refused with 400 before any request is made to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+from cds_service.config import is_loopback_host, normalise_base_url
+from cds_service.engine import PatientData
+from cds_service.errors import FhirServerNotAllowed, PreconditionFailed
+from cds_service.fhir.client import FhirClient, FhirFetchError, bundle_resources, next_link
+from cds_service.services import PREFETCH, PrefetchKey, Service
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+
+class TokenUnavailable(LookupError):
+    """A prefetch template names a token the request does not provide (e.g. no encounterId)."""
+
+
+def render_query(template: str, context: Mapping[str, Any]) -> str:
+    """Fill ``{{context.x}}`` and ``{{userPractitionerId}}``-style tokens (CDS Hooks 2.0 §prefetch tokens).
+
+    Only first-level primitive context fields are tokens. Values are URL-quoted
+    (``/`` kept, since ``userId`` is ``Type/id``), so a context value can never
+    add query parameters or path segments of its own.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("context."):
+            field_name = name.removeprefix("context.")
+            raw = context.get(field_name) if "." not in field_name else None
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)) or raw == "":
+                raise TokenUnavailable(f"context.{field_name} is not given")
+            return quote(str(raw), safe="/")
+        if name in _USER_TOKENS:
+            user = context.get("userId")
+            rtype, _, rid = str(user or "").partition("/")
+            if rtype != _USER_TOKENS[name] or not rid:
+                raise TokenUnavailable(f"{name}: the user is not a {_USER_TOKENS[name]}")
+            return quote(rid, safe="")
+        raise TokenUnavailable(f"unsupported prefetch token {{{{{name}}}}}")
+
+    return _TOKEN.sub(value, template)
+
+
+@dataclass(frozen=True)
+class MissingKey:
+    """A prefetch key that could not be had, and why (shown in the 412 body and on cards)."""
+
+    key: str
+    query: str  # the template, not the rendered query: no patient id in error bodies
+    reason: str
+    required: bool
+
+    def body(self) -> dict[str, Any]:
+        return {"key": self.key, "query": self.query, "reason": self.reason}
+
+
+class FhirServerPolicy:
+    """Which ``fhirServer`` base URLs the service may contact.
+
+    With an allow-list, exactly those (plus ``extra_allowed``, e.g. the embedded
+    demo FHIR base). Without one (development only; production refuses to start
+    without it) loopback servers and ``extra_allowed`` only.
+    """
+
+    def __init__(self, allowed: Iterable[str] = (), *, production: bool = False) -> None:
+        self.allowed = frozenset(normalise_base_url(u) for u in allowed)
+        self.production = production
+        self._warned = False
+
+    def check(self, fhir_server: str, extra_allowed: Iterable[str] = ()) -> None:
+        norm = normalise_base_url(fhir_server)
+        if norm in self.allowed or norm in {normalise_base_url(u) for u in extra_allowed}:
+            return
+        if not self.allowed and not self.production:
+            if is_loopback_host(urlsplit(fhir_server).hostname):
+                if not self._warned:
+                    log.warning("CDS_ALLOWED_FHIR_SERVERS is not set: allowing loopback FHIR servers only "
+                                "(development mode)")
+                    self._warned = True
+                return
+        raise FhirServerNotAllowed(
+            "fhirServer is not on this service's allow-list (CDS_ALLOWED_FHIR_SERVERS); it was not contacted",
+            fhirServer=fhir_server,
+        )
+
+
+@dataclass
+class _Slot:
+    """Resolution state of one prefetch key."""
+
+    spec: PrefetchKey
+    resources: Sequence[Mapping[str, Any]] = ()
+    fetch: str | None = None  # "query" → fetch the rendered query; "follow" → complete the Bundle
+    bundle: Mapping[str, Any] | None = None
+    query: str = ""
+    why_fetch: str = "not prefetched"
+    missing: MissingKey | None = None
+
+
+class PrefetchResolver:
+    """Turns a hook request's prefetch (+ ``fhirServer``) into :class:`PatientData`. Thread-safe."""
+
+    def __init__(self, client: FhirClient, policy: FhirServerPolicy, *, workers: int = 8,
+                 wait_margin: float = 5.0) -> None:
+        self.client = client
+        self.policy = policy
+        self.workers = workers
+        self.wait_margin = wait_margin
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = Lock()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fhir-fetch")
+            return self._pool
+
+    # -- public ------------------------------------------------------------------
+    def resolve(self, service: Service, request: Mapping[str, Any], *,
+                extra_allowed: Iterable[str] = ()) -> PatientData:
+        fhir_server = request.get("fhirServer") or None
+        if fhir_server:
+            self.policy.check(fhir_server, extra_allowed)  # before anything else: never contact a foreign server
+        context = request.get("context") or {}
+        sent = request.get("prefetch") or {}
+        auth = request.get("fhirAuthorization") or {}
+        token = auth.get("access_token") if isinstance(auth, Mapping) else None
+
+        slots = [self._classify(PREFETCH[key], sent, context) for key in service.prefetch_keys]
+        pending = [s for s in slots if s.fetch and s.missing is None]
+        if pending and not fhir_server:
+            for slot in pending:
+                slot.missing = MissingKey(slot.spec.key, slot.spec.query, f"{slot.why_fetch} and no fhirServer given",
+                                          slot.spec.required)
+        elif pending:
+            self._fetch_all(pending, fhir_server, token)
+
+        missing = [s.missing for s in slots if s.missing is not None]
+        required = [m for m in missing if m.required]
+        if required:
+            raise PreconditionFailed(
+                "Required data could not be obtained: " + ", ".join(m.key for m in required),
+                missing=[m.body() for m in required],
+                unavailable=[m.body() for m in missing if not m.required],
+            )
+        for m in missing:
+            log.info("prefetch %s unavailable (optional): %s", m.key, m.reason)
+        return PatientData(
+            resources=_flatten(s.resources for s in slots if s.missing is None),
+            unavailable=frozenset(m.key for m in missing),
+        )
+
+    # -- internals ---------------------------------------------------------------
+    def _classify(self, spec: PrefetchKey, sent: Mapping[str, Any], context: Mapping[str, Any]) -> _Slot:
+        slot = _Slot(spec=spec)
+        if spec.key in sent:
+            value = sent[spec.key]
+            if value is None:  # "no data": an empty result, not fetched
+                return slot
+            rtype = value.get("resourceType") if isinstance(value, Mapping) else None
+            if rtype == "Bundle":
+                slot.resources = bundle_resources(value)
+                if next_link(value) is None:
+                    return slot
+                slot.fetch, slot.bundle, slot.why_fetch = "follow", value, "the prefetched Bundle has more pages"
+                return slot
+            if rtype == "OperationOutcome":
+                slot.why_fetch = "prefetch held an OperationOutcome"
+            elif rtype:
+                slot.resources = (value,)
+                return slot
+            else:
+                slot.why_fetch = "prefetch value is not a FHIR resource"
+        try:
+            slot.query = render_query(spec.query, context)
+        except TokenUnavailable as exc:
+            slot.missing = MissingKey(spec.key, spec.query, str(exc), spec.required)
+            return slot
+        slot.fetch = "query"
+        return slot
+
+    def _fetch_all(self, pending: list[_Slot], fhir_server: str, token: str | None) -> None:
+        if len(pending) == 1:
+            self._fetch_one(pending[0], fhir_server, token)
+            return
+        pool = self._executor()
+        futures: list[tuple[_Slot, Future]] = [
+            (slot, pool.submit(self._fetch_one, slot, fhir_server, token)) for slot in pending
+        ]
+        wait = self.client.timeout + self.wait_margin
+        for slot, future in futures:
+            try:
+                future.result(timeout=wait)
+            except FutureTimeout:
+                future.cancel()
+                slot.missing = MissingKey(slot.spec.key, slot.spec.query,
+                                          f"timeout after {self.client.timeout:g} s", slot.spec.required)
+
+    def _fetch_one(self, slot: _Slot, fhir_server: str, token: str | None) -> None:
+        try:
+            if slot.fetch == "follow":
+                slot.resources = self.client.follow(fhir_server, slot.bundle or {}, token, slot.spec.resource_type)
+            else:
+                slot.resources = self.client.fetch(fhir_server, slot.query, token)
+        except FhirFetchError as exc:
+            slot.resources = ()
+            slot.missing = MissingKey(slot.spec.key, slot.spec.query, f"fetch failed: {exc.message}",
+                                      slot.spec.required)
+        except Exception:  # a bug must not hide as "data unavailable"
+            log.exception("prefetch %s: unexpected error", slot.spec.key)
+            raise
+
+
+def _flatten(groups: Iterable[Sequence[Mapping[str, Any]]]) -> tuple[Mapping[str, Any], ...]:
+    """All resources once (by ``Type/id``; resources without an id are all kept)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Mapping[str, Any]] = []
+    for group in groups:
+        for resource in group:
+            rid = resource.get("id")
+            if rid:
+                key = (resource.get("resourceType", ""), rid)
+                if key in seen:
+                    continue
+                seen.add(key)
+            out.append(resource)
+    return tuple(out)

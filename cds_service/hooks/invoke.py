@@ -1,0 +1,74 @@
+"""``POST /cds-services/{id}``: one hook call, one pass.
+
+validate → resolve prefetch (fetching gaps from ``fhirServer``) → engine
+(facts → pathways → cards, checked against the card rules) → record which rule
+issued each card (off the hot path) → ``{"cards": [...]}``. The body is parsed
+once and never copied; the engine, templates and mappings were built at startup.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from flask import Blueprint, Response, g, request
+
+from cds_service.engine import Engine, Evaluation
+from cds_service.errors import NotFound
+from cds_service.feedback_store import issued_cards_of
+from cds_service.fhir.prefetch import PrefetchResolver
+from cds_service.hooks.guard import require_jwt
+from cds_service.hooks.state import get_state
+from cds_service.hooks.validation import read_json_body, validate_hook_request
+from cds_service.services import SERVICES_BY_ID, Service
+
+bp = Blueprint("invoke", __name__)
+
+
+def find_service(service_id: str) -> Service:
+    service = SERVICES_BY_ID.get(service_id)
+    if service is None:
+        raise NotFound(f"Unknown CDS service {service_id!r}; GET /cds-services lists the services")
+    return service
+
+
+def choose_language(accept_language: Any, default: str) -> str:
+    """``Accept-Language`` overrides the configured language when it names nl or en."""
+    candidates = (default, "en" if default == "nl" else "nl")
+    return accept_language.best_match(candidates) or default
+
+
+def evaluate_request(engine: Engine, resolver: PrefetchResolver, service: Service, body: Mapping[str, Any], *,
+                     now: datetime, language: str, extra_allowed: Iterable[str] = ()) -> Evaluation:
+    """Validate and evaluate one hook request (shared by the HTTP endpoint and ``cds-service evaluate``)."""
+    validate_hook_request(body, service)
+    data = resolver.resolve(service, body, extra_allowed=extra_allowed)
+    return engine.evaluate(service, body["context"], data, now=now, language=language)
+
+
+bp.before_request(require_jwt)
+
+
+@bp.post("/cds-services/<service_id>")
+def invoke(service_id: str) -> Response:
+    state = get_state()
+    service = find_service(service_id)
+    body = read_json_body(request)
+    hook_instance = body.get("hookInstance")
+    if isinstance(hook_instance, str):
+        g.hook_instance = hook_instance[:100]
+    evaluation = evaluate_request(
+        state.engine, state.resolver, service, body,
+        now=state.clock(),
+        language=choose_language(request.accept_languages, state.config.language),
+        extra_allowed=state.extra_allowed_fhir(request.host_url),
+    )
+    response = evaluation.response
+    issued = issued_cards_of(response, service.id, service.hook, evaluation.context.now)
+    state.store.record_issued(issued)
+    for card in issued:
+        state.metrics.cards.labels(service=service.id, rule=card.rule_id).inc()
+    for key in evaluation.facts.unavailable_sources:
+        state.metrics.prefetch_unavailable.labels(key=key).inc()
+    return Response(json.dumps(response, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")

@@ -1,0 +1,58 @@
+"""What one app instance holds: built once in ``create_app``, read by the blueprints.
+
+Kept in ``app.extensions["cds"]`` — no module-level globals, so several apps
+(tests, a restart in the same process) never share state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from flask import Flask, current_app
+
+from cds_service.config import Config
+from cds_service.engine import Engine
+from cds_service.feedback_store import FeedbackStore
+from cds_service.fhir.client import FhirClient
+from cds_service.fhir.prefetch import PrefetchResolver
+from cds_service.hooks.auth import JwtVerifier
+from cds_service.hooks.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CdsState:
+    config: Config
+    engine: Engine
+    store: FeedbackStore
+    client: FhirClient
+    resolver: PrefetchResolver
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    verifier: JwtVerifier | None = None
+    demo_fhir_base: Callable[[str], str] | None = None
+    discovery_body: bytes = b""
+
+    def extra_allowed_fhir(self, host_url: str) -> tuple[str, ...]:
+        """FHIR bases allowed besides the allow-list: the embedded demo server when it is on."""
+        if self.demo_fhir_base is None:
+            return ()
+        return (self.demo_fhir_base(self.config.public_base_url or host_url),)
+
+    def close(self) -> None:
+        """Flush and release everything (tests and shutdown)."""
+        self.resolver.close()
+        self.client.close()
+        self.store.close()
+
+
+def install(app: Flask, state: CdsState) -> None:
+    app.extensions["cds"] = state
+
+
+def get_state() -> CdsState:
+    return current_app.extensions["cds"]

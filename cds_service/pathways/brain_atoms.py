@@ -1,0 +1,213 @@
+"""The conditions the brain-metastasis flowcharts ask about, as three-valued atoms.
+
+Each function reads facts and returns an :class:`Atom` (true / false / unknown
+plus the fact names it rests on). Thresholds are written exactly as the
+catalog does (``KPS ≥ 70``, ``> 3 months``, ``≤ 10 metastases`` …).
+
+Expected survival may be recorded as a number of months or as a category
+(``3-6-months`` …, fact ``attrs.bounds`` = (low, high)). A category is read as
+the clinician meant it: "3–6 months" is *more than* 3 months and *less than*
+6; a comparison the category cannot settle stays unknown.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+
+from cds_service.facts.model import Facts
+from cds_service.pathways.brain_walk import Atom
+
+FAVOURABLE_SURVIVAL_MONTHS = 6.0  # BM-TX-RESECTION "relatively favourable prognosis" (configurable reading)
+LONG_SURVIVAL_MONTHS = 12.0  # BM-PALLIATIVE: long survival plausible when expected survival > 12 months
+LUNG = frozenset({"nsclc", "lung"})
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+# -- performance status and prognosis --------------------------------------------------------------
+
+
+def kps_ge_70(facts: Facts) -> Atom:
+    kps = facts.value("kps")
+    if kps is not None:
+        return Atom("kps>=70", "KPS ≥ 70", kps >= 70, ("kps",))
+    band = facts.value("kps_ge_70")
+    if band is not None:
+        return Atom("kps>=70", "KPS ≥ 70", bool(band), ("kps_ge_70",))
+    return Atom("kps>=70", "KPS ≥ 70", None, ("kps",))
+
+
+def kps_derived_from_ecog(facts: Facts) -> bool:
+    return facts.known("kps") and facts["kps"].derived_from == "ecog"
+
+
+def _survival_compare(facts: Facts, months: float, strict: bool) -> bool | None:
+    fact = facts["expected_survival_months"]
+    if not fact.known:
+        return None
+    bounds = fact.attrs.get("bounds") if fact.attrs else None
+    if bounds:
+        low, high = bounds
+        if low is not None and low >= months:
+            return True
+        if high is not None and high <= months:
+            return False
+        return None
+    value = float(fact.value)
+    return value > months if strict else value >= months
+
+
+def survival_gt(facts: Facts, months: float) -> Atom:
+    return Atom(f"survival>{_fmt(months)}", f"expected survival > {_fmt(months)} months",
+                _survival_compare(facts, months, strict=True), ("expected_survival_months",))
+
+
+def survival_ge(facts: Facts, months: float) -> Atom:
+    return Atom(f"survival>={_fmt(months)}", f"expected survival ≥ {_fmt(months)} months",
+                _survival_compare(facts, months, strict=False), ("expected_survival_months",))
+
+
+def age_lt(facts: Facts, years: int) -> Atom:
+    age = facts.value("age_years")
+    return Atom(f"age<{years}", f"age < {years}", None if age is None else age < years, ("age_years",))
+
+
+def no_extracranial_disease(facts: Facts) -> Atom:
+    """RPA class 1: controlled primary and no extracranial metastases."""
+    status = facts.value("extracranial_disease_status")
+    if status is not None:
+        return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases",
+                    status == "none", ("extracranial_disease_status",))
+    if facts.value("extracranial_metastases") is True:
+        return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases", False,
+                    ("extracranial_metastases",))
+    return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases", None,
+                ("extracranial_disease_status",))
+
+
+# -- symptoms --------------------------------------------------------------------------------------
+
+
+def symptomatic(facts: Facts) -> Atom:
+    return Atom("symptomatic", "brain metastases symptomatic", facts.value("bm_symptomatic"), ("bm_symptomatic",))
+
+
+def symptoms_assumed_absent(facts: Facts) -> bool:
+    fact = facts["bm_symptomatic"]
+    return fact.known and fact.value is False and bool(fact.attrs.get("assumed"))
+
+
+# -- lesions ---------------------------------------------------------------------------------------
+
+
+def critical_location(facts: Facts) -> Atom:
+    return Atom("critical-location", "metastasis in a critical location", facts.value("critical_location"),
+                ("critical_location",))
+
+
+def diameter_gt(facts: Facts, mm: float) -> Atom:
+    d = facts.value("largest_diameter_mm")
+    return Atom(f"diameter>{_fmt(mm)}", f"largest diameter > {_fmt(mm)} mm", None if d is None else d > mm,
+                ("largest_diameter_mm",))
+
+
+def diameter_ge(facts: Facts, mm: float) -> Atom:
+    d = facts.value("largest_diameter_mm")
+    return Atom(f"diameter>={_fmt(mm)}", f"largest diameter ≥ {_fmt(mm)} mm", None if d is None else d >= mm,
+                ("largest_diameter_mm",))
+
+
+def count_eq(facts: Facts, n: int) -> Atom:
+    c = facts.value("brain_metastasis_count")
+    return Atom(f"count=={n}", f"exactly {n} metastasis", None if c is None else c == n, ("brain_metastasis_count",))
+
+
+def count_gt(facts: Facts, n: int) -> Atom:
+    c = facts.value("brain_metastasis_count")
+    return Atom(f"count>{n}", f"more than {n} metastases", None if c is None else c > n, ("brain_metastasis_count",))
+
+
+def count_le(facts: Facts, n: int) -> Atom:
+    c = facts.value("brain_metastasis_count")
+    return Atom(f"count<={n}", f"≤ {n} metastases", None if c is None else c <= n, ("brain_metastasis_count",))
+
+
+def total_volume_le(facts: Facts, cm3: float) -> Atom:
+    v = facts.value("total_volume_cm3")  # recorded volumes only; an estimate leaves the value unknown
+    return Atom(f"total-volume<={_fmt(cm3)}", f"total tumour volume ≤ {_fmt(cm3)} cm³",
+                None if v is None else v <= cm3, ("total_volume_cm3",))
+
+
+def largest_volume_le(facts: Facts, cm3: float) -> Atom:
+    """Every metastasis ≤ ``cm3``: the largest volume, or a total that is itself ≤ ``cm3``."""
+    v = facts.value("largest_volume_cm3")
+    if v is not None:
+        return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", v <= cm3,
+                    ("largest_volume_cm3",))
+    total = facts.value("total_volume_cm3")
+    if total is not None and (total <= cm3 or facts.value("brain_metastasis_count") == 1):
+        return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", total <= cm3,
+                    ("total_volume_cm3",))
+    return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", None, ("largest_volume_cm3",))
+
+
+def volume_estimate(facts: Facts) -> float | None:
+    """A sphere estimate (π/6·d³) the extractor computed from a diameter, for display only."""
+    for name in ("total_volume_cm3", "largest_volume_cm3"):
+        fact = facts[name]
+        if not fact.known and fact.attrs and fact.attrs.get("estimate") is not None:
+            return float(fact.attrs["estimate"])
+    return None
+
+
+def flag(facts: Facts, name: str, label: str) -> Atom:
+    """A recorded yes/no fact as an atom."""
+    value = facts.value(name)
+    return Atom(name, label, None if value is None else bool(value), (name,))
+
+
+# -- systemic options ------------------------------------------------------------------------------
+
+
+def switch_high_response(facts: Facts) -> Atom:
+    """A4: a systemic switch option with a high cerebral response chance (``low``/``unknown``/``none`` = no)."""
+    value = facts.value("systemic_switch_cns_response")
+    return Atom("switch-high", "systemic switch with a high cerebral response chance",
+                None if value is None else value == "high", ("systemic_switch_cns_response",))
+
+
+def primary_is(facts: Facts, categories: frozenset[str], label: str) -> Atom:
+    primary = facts.value("primary_tumour")
+    return Atom(f"primary:{label}", f"primary tumour {label}", None if primary is None else primary in categories,
+                ("primary_tumour",))
+
+
+def lung_driver(facts: Facts) -> Atom:
+    """A driver alteration (EGFR, ALK, ROS1 …) recorded; in lung cancer it implies NSCLC."""
+    return Atom("driver", "driver alteration", facts.value("driver_alteration"), ("driver_alteration",))
+
+
+def braf_positive(facts: Facts) -> Atom:
+    positive = facts.value("driver_positive")
+    negative = facts.value("driver_negative")
+    value: bool | None = None
+    if positive is not None and "BRAF" in positive:
+        value = True
+    elif negative is not None and "BRAF" in negative:
+        value = False
+    return Atom("braf", "BRAF mutation", value, ("driver_positive",))
+
+
+# -- dates -----------------------------------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar months later (the day is clamped to the end of a shorter month)."""
+    month_index = moment.month - 1 + months
+    year = moment.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)

@@ -1,0 +1,198 @@
+"""Treatment considerations for the MDO (000, flowchart "Behandeling van hersenmetastasen").
+
+The four choices of 000 — radiotherapy (SRS or WBRT), resection, systemic
+therapy, best supportive care — as *considerations for the MDO*, never orders:
+
+- ``BM-TX-SYSTEMIC`` at any KPS (000 puts it in the KPS < 70 column too);
+- ``BM-TX-RESECTION``, ``BM-TX-SRS``, ``BM-TX-WBRT`` only with KPS ≥ 70 when the
+  triage sends the patient to the neuro-oncology MDO and that MDO has not yet
+  been held (after it, the plan is made); with KPS < 70, 000 says "be restrained
+  with radiotherapy in any form", which the triage card says. Exception (002):
+  a low-KPS patient sent to the MDO at S2 because of mass effect, a posterior-
+  fossa lesion or hydrocephalus may be considered for resection;
+- ``BM-PALLIATIVE`` from the diagnosis on, unless long survival or cure is plausible.
+"""
+
+from __future__ import annotations
+
+from cds_service.facts.model import Facts
+from cds_service.pathways import brain_atoms as at
+from cds_service.pathways.brain_triage import MDO_NEURO, Triage, wish_assumed
+from cds_service.pathways.brain_walk import All, AnyOf, Expr, Not, Walk
+from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
+
+TX_SYSTEMIC = "BM-TX-SYSTEMIC"
+TX_RESECTION = "BM-TX-RESECTION"
+TX_SRS = "BM-TX-SRS"
+TX_WBRT = "BM-TX-WBRT"
+PALLIATIVE = "BM-PALLIATIVE"
+
+RESECTION_MM = 25  # 000: "≥ 2,5 cm"
+LARGE_MM = 35  # 002: neurosurgery indication "> 3,5 cm"
+SRS_MAX_COUNT = 10  # 000: "≤ 10 hersenmetastasen"
+SRS_MAX_TOTAL_CM3 = 30  # "totaal tumorvolume ≤ 30 cm3"
+SRS_MAX_EACH_CM3 = 20  # "individueel tumorvolume ≤ 20 cm3"
+
+
+def _finding(rule_id: str, facts: Facts, used: list[str], trace: list[str], *, notes: list[str] | None = None,
+             variant: str | None = None, params: dict | None = None) -> Finding:
+    notes = list(notes or [])
+    missing: list[str] = []
+    if wish_assumed(facts):
+        notes.append("treatment-wish-assumed")
+        missing.append("treatment_wish")
+    return Finding(
+        rule_id=rule_id,
+        facts_used=tuple(dict.fromkeys(used)),
+        facts_missing=tuple(missing),
+        trace=tuple(trace),
+        variant=variant,
+        notes=tuple(dict.fromkeys(notes)),
+        params=dict(params or {}),
+    )
+
+
+# -- systemic therapy ------------------------------------------------------------------------------
+
+
+def targeted_therapy_expr(facts: Facts) -> Expr:
+    """NSCLC with a driver alteration, or melanoma with BRAF: a TKI with good cerebral penetration may exist."""
+    return AnyOf(
+        All(at.primary_is(facts, at.LUNG, "lung cancer (NSCLC)"), at.lung_driver(facts)),
+        All(at.primary_is(facts, frozenset({"melanoma"}), "melanoma"), at.braf_positive(facts)),
+    )
+
+
+def systemic(facts: Facts, walk: Walk) -> list[Finding]:
+    start = len(walk.trace)
+    if facts.value("systemic_therapy_active") is True:
+        return []  # already on systemic therapy: the consideration has been made
+    if not walk.decide("Systemic therapy (000)", "NSCLC with a driver alteration, or melanoma with a BRAF mutation?",
+                       targeted_therapy_expr(facts)):
+        return []
+    melanoma = facts.value("primary_tumour") == "melanoma"
+    used = ["primary_tumour", "driver_positive" if melanoma else "driver_alteration", "systemic_therapy_active"]
+    drivers = facts.value("driver_positive") or frozenset()
+    return [_finding(TX_SYSTEMIC, facts, used, walk.trace[start:], variant="melanoma" if melanoma else "nsclc",
+                     params={"drivers": frozenset(drivers)})]
+
+
+# -- local treatment -------------------------------------------------------------------------------
+
+
+def srs_expr(facts: Facts) -> Expr:
+    return All(at.count_le(facts, SRS_MAX_COUNT), at.total_volume_le(facts, SRS_MAX_TOTAL_CM3),
+               at.largest_volume_le(facts, SRS_MAX_EACH_CM3))
+
+
+def local(facts: Facts, walk: Walk, t: Triage) -> list[Finding]:
+    """Resection / SRS / WBRT considerations for the neuro-oncology MDO."""
+    if t.rule_id != MDO_NEURO:
+        return []
+    if facts.value("mdo_discussed") is True:
+        return []  # the MDO has been held: the treatment plan is made there
+    start = len(walk.trace)
+    if t.route == "S2":  # KPS < 70, sent to the MDO for a chance of rapid improvement
+        reason = AnyOf(at.flag(facts, "mass_effect", "mass effect / much oedema"),
+                       at.flag(facts, "posterior_fossa", "posterior-fossa lesion"),
+                       at.flag(facts, "hydrocephalus", "hydrocephalus"))
+        if walk.decide("Resection (002)", "low KPS from mass effect, a posterior-fossa lesion or hydrocephalus?",
+                       reason):
+            used = ["kps", "rapid_kps_improvement_possible", "mass_effect", "posterior_fossa", "hydrocephalus"]
+            return [_finding(TX_RESECTION, facts, used, walk.trace[start:], variant="low-kps",
+                             notes=_resection_notes(facts))]
+        return []
+    kps = at.kps_ge_70(facts)
+    if not walk.decide("Treatment choice (000)", "KPS ≥ 70?", kps):
+        return []  # KPS < 70: restraint with radiotherapy in any form (said in the triage card)
+    out = []
+    out.extend(_resection(facts, walk, [*kps.facts]))
+    out.extend(_srs_and_wbrt(facts, walk, [*kps.facts]))
+    return out
+
+
+def _resection_notes(facts: Facts) -> list[str]:
+    notes = []
+    diameter = facts.value("largest_diameter_mm")
+    if diameter is not None and diameter > LARGE_MM:
+        notes.append("larger-than-35mm")
+    for name, note in (("mass_effect", "mass-effect"), ("posterior_fossa", "posterior-fossa"),
+                       ("hydrocephalus", "hydrocephalus")):
+        if facts.value(name) is True:
+            notes.append(note)
+    return notes
+
+
+def _resection(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
+    start = len(walk.trace)
+    single = All(at.count_eq(facts, 1), at.diameter_ge(facts, RESECTION_MM),
+                 at.survival_ge(facts, at.FAVOURABLE_SURVIVAL_MONTHS),
+                 at.flag(facts, "disease_burden_limited", "limited extracranial disease"),
+                 at.flag(facts, "systemic_options_remaining", "systemic options remaining"))
+    multiple = All(at.count_gt(facts, 1), at.flag(facts, "dominant_lesion_accessible",
+                                                   "dominant / symptomatic / accessible lesion"),
+                   at.diameter_ge(facts, RESECTION_MM))
+    if not walk.decide(
+        "Resection (000)",
+        f"1 metastasis ≥ {RESECTION_MM} mm with favourable prognosis (≥ {at.FAVOURABLE_SURVIVAL_MONTHS:g} months), "
+        f"limited extracranial disease and systemic options left — or several with a dominant lesion "
+        f"≥ {RESECTION_MM} mm?",
+        AnyOf(single, multiple),
+    ):
+        return []
+    count = facts.value("brain_metastasis_count")
+    if count == 1:
+        used += ["brain_metastasis_count", "largest_diameter_mm", "expected_survival_months",
+                 "disease_burden_limited", "systemic_options_remaining"]
+    else:
+        used += ["brain_metastasis_count", "largest_diameter_mm", "dominant_lesion_accessible"]
+    return [_finding(TX_RESECTION, facts, used, walk.trace[start:], variant="single" if count == 1 else "multiple",
+                     notes=_resection_notes(facts),
+                     params={"favourable_months": at.FAVOURABLE_SURVIVAL_MONTHS})]
+
+
+def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
+    start = len(walk.trace)
+    estimate = at.volume_estimate(facts)
+    if estimate is not None:
+        walk.note(f"Volume: only a sphere estimate from the diameter is available (π/6·d³ ≈ {estimate:.1f} cm³); "
+                  "it is an estimate and is not used as a recorded volume")
+    srs = srs_expr(facts)
+    volume_facts = ["brain_metastasis_count", "total_volume_cm3", "largest_volume_cm3"]
+    if walk.decide("SRS (000)", f"suitable for stereotactic radiotherapy: ≤ {SRS_MAX_COUNT} metastases, total "
+                   f"volume ≤ {SRS_MAX_TOTAL_CM3} cm³ and every metastasis ≤ {SRS_MAX_EACH_CM3} cm³?", srs):
+        return [_finding(TX_SRS, facts, used + volume_facts, walk.trace[start:])]
+    effective = AnyOf(at.switch_high_response(facts), targeted_therapy_expr(facts))
+    if walk.decide("WBRT (000)", "no systemic therapy with effect on the brain metastases available?", Not(effective)):
+        wbrt_used = used + volume_facts + ["systemic_switch_cns_response", "primary_tumour", "driver_alteration"]
+        return [_finding(TX_WBRT, facts, wbrt_used, walk.trace[start:])]
+    return []
+
+
+# -- palliative care -------------------------------------------------------------------------------
+
+
+def palliative(facts: Facts) -> Finding | None:
+    """``BM-PALLIATIVE``: start palliative care from the diagnosis, unless long survival / cure is plausible.
+
+    Fires on what is *not recorded*: no palliative-care involvement recorded, long survival not
+    recorded as plausible, expected survival not recorded as > 12 months.
+    """
+    involved = facts.value("palliative_care_involved")
+    long_plausible = facts.value("long_survival_or_cure_plausible")
+    beyond_12 = at.survival_gt(facts, at.LONG_SURVIVAL_MONTHS).value
+    if involved is True or long_plausible is True or beyond_12 is True:
+        return None
+    names = ("palliative_care_involved", "long_survival_or_cure_plausible", "expected_survival_months")
+    trace = (
+        f"Palliative care involvement recorded? → {'no' if involved is False else 'not recorded'}",
+        f"Long survival or cure plausible? → {'no' if long_plausible is False else 'not recorded'}",
+        f"Expected survival > {at.LONG_SURVIVAL_MONTHS:g} months? → {'no' if beyond_12 is False else 'unknown'}",
+    )
+    return Finding(
+        rule_id=PALLIATIVE,
+        facts_used=tuple(n for n in names if facts.known(n)),
+        facts_missing=tuple(n for n in names if not facts.known(n)),
+        trace=trace,
+        suggestions=(SuggestionSpec("start-palliative-care", (ActionSpec("create", "palliative-care"),)),),
+    )

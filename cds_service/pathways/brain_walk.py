@@ -1,0 +1,295 @@
+"""Following both branches of a flowchart when a fact is unknown (catalog "Conventions").
+
+A flowchart step asks a question built from *atoms* (``KPS ≥ 70``, ``expected
+survival > 3 months`` …), each true, false or unknown. :class:`Walk.decide`
+answers the question with Kleene logic; when the answer is unknown it *forks*:
+:func:`explore` runs the whole pathway again once with the unknown atom taken
+as yes and once as no (an atom keeps the same assumed value for the rest of
+that run, so later steps stay consistent).
+
+:func:`combine` then applies the catalog rule to the tree of runs:
+
+- a card that every run produces fires, and says which unknown facts it met
+  but did not depend on (note ``unknown-ok:<fact>``);
+- a card that only some runs produce does not fire; ``DATA-MISSING`` names
+  the unknown facts whose answer changes the advice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator, Sequence, Union
+
+from cds_service.facts.model import Facts
+from cds_service.pathways.common import data_missing
+from cds_service.pathways.model import Finding, tri_and, tri_not, tri_or
+
+UNKNOWN_OK = "unknown-ok:"  # note key prefix: "<fact> is unknown but both branches lead here"
+
+
+# -- expressions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One three-valued condition on facts, e.g. ``Atom("kps>=70", "KPS ≥ 70", True, ("kps",))``."""
+
+    key: str
+    label: str
+    value: bool | None
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class All:
+    parts: tuple["Expr", ...]
+
+    def __init__(self, *parts: "Expr") -> None:
+        object.__setattr__(self, "parts", parts)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple["Expr", ...]
+
+    def __init__(self, *parts: "Expr") -> None:
+        object.__setattr__(self, "parts", parts)
+
+
+@dataclass(frozen=True)
+class Not:
+    part: "Expr"
+
+
+Expr = Union[Atom, All, AnyOf, Not]
+
+
+def atoms(expr: Expr) -> Iterator[Atom]:
+    if isinstance(expr, Atom):
+        yield expr
+    elif isinstance(expr, Not):
+        yield from atoms(expr.part)
+    else:
+        for part in expr.parts:
+            yield from atoms(part)
+
+
+def evaluate(expr: Expr, assumed: dict[str, bool]) -> bool | None:
+    """Kleene evaluation; atoms without a value use the value assumed on this run, if any."""
+    if isinstance(expr, Atom):
+        return expr.value if expr.value is not None else assumed.get(expr.key)
+    if isinstance(expr, Not):
+        return tri_not(evaluate(expr.part, assumed))
+    values = [evaluate(p, assumed) for p in expr.parts]
+    return tri_and(*values) if isinstance(expr, All) else tri_or(*values)
+
+
+# -- one run through the flowchart ---------------------------------------------------------------
+
+
+class _Fork(Exception):
+    def __init__(self, atom: Atom, step: str, question: str) -> None:
+        super().__init__(atom.key)
+        self.atom = atom
+        self.step = step
+        self.question = question
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+class Walk:
+    """One run: answers questions, assuming the values given by ``choices`` for unknown atoms."""
+
+    def __init__(self, choices: Sequence[bool] = ()) -> None:
+        self._choices = tuple(choices)
+        self._used = 0
+        self.assumed: dict[str, bool] = {}
+        self.trace: list[str] = []
+        self.unknown_facts: list[str] = []  # facts of unknown atoms met at decided steps
+
+    def value(self, atom: Atom) -> bool | None:
+        """The atom's value on this run: known, assumed after a fork, or None (never decided)."""
+        return atom.value if atom.value is not None else self.assumed.get(atom.key)
+
+    def decide(self, step: str, question: str, expr: Expr) -> bool:
+        forked: list[Atom] = []
+        answer = evaluate(expr, self.assumed)
+        while answer is None:
+            atom = next(a for a in atoms(expr) if a.value is None and a.key not in self.assumed)
+            if self._used >= len(self._choices):
+                raise _Fork(atom, step, question)
+            self.assumed[atom.key] = self._choices[self._used]
+            self._used += 1
+            forked.append(atom)
+            answer = evaluate(expr, self.assumed)
+        for atom in atoms(expr):
+            if atom.value is None:
+                self.unknown_facts.extend(f for f in atom.facts if f not in self.unknown_facts)
+        line = f"{step}: {question} → {_yes_no(answer)}"
+        unknown = [a for a in atoms(expr) if a.value is None]
+        if forked:
+            line += " on the branch where " + ", ".join(
+                f"'{a.label}' is {_yes_no(self.assumed[a.key])}" for a in forked
+            ) + " (unknown: both branches were followed)"
+        elif unknown:
+            line += " (" + ", ".join(f"'{a.label}'" for a in dict.fromkeys(unknown)) + " unknown but not needed)"
+        self.trace.append(line)
+        return answer
+
+    def note(self, line: str) -> None:
+        """A trace line that is not a question (a value used, an estimate shown)."""
+        self.trace.append(line)
+
+
+# -- exploring every branch ----------------------------------------------------------------------
+
+
+Identity = Callable[[Finding], str]
+
+
+def by_rule(finding: Finding) -> str:
+    """Two branches give "the same card" when they fire the same rule (wording may differ)."""
+    return finding.rule_id
+
+
+def by_variant(finding: Finding) -> str:
+    """For scores the variant is the result (RPA class 1 ≠ class 2)."""
+    return f"{finding.rule_id} ({finding.variant})" if finding.variant else finding.rule_id
+
+
+@dataclass(frozen=True)
+class Leaf:
+    findings: tuple[Finding, ...]
+    unknown_facts: tuple[str, ...]
+    identity: Identity = by_rule
+
+    @property
+    def rules(self) -> frozenset[str]:
+        return frozenset(self.identity(f) for f in self.findings)
+
+
+@dataclass(frozen=True)
+class Node:
+    atom: Atom
+    step: str
+    question: str
+    yes: "Tree"
+    no: "Tree"
+
+
+Tree = Union[Leaf, Node]
+Section = Callable[[Walk], Sequence[Finding]]
+
+MAX_FORKS = 12  # far above what any flowchart here needs; guards against a runaway pathway
+
+
+def explore(section: Section, choices: tuple[bool, ...] = (), identity: Identity = by_rule) -> Tree:
+    """Run ``section`` along every combination of answers to its unknown questions."""
+    walk = Walk(choices)
+    try:
+        findings = tuple(section(walk))
+    except _Fork as fork:
+        if len(choices) >= MAX_FORKS:
+            raise RuntimeError(f"too many unknown branches at {fork.step}") from None
+        return Node(fork.atom, fork.step, fork.question, explore(section, choices + (True,), identity),
+                    explore(section, choices + (False,), identity))
+    return Leaf(findings, tuple(walk.unknown_facts), identity)
+
+
+def leaves(tree: Tree) -> list[Leaf]:
+    if isinstance(tree, Leaf):
+        return [tree]
+    return leaves(tree.yes) + leaves(tree.no)
+
+
+def _outcomes(tree: Tree) -> frozenset[frozenset[str]]:
+    return frozenset(leaf.rules for leaf in leaves(tree))
+
+
+def _common(tree: Tree) -> frozenset[str]:
+    sets = [leaf.rules for leaf in leaves(tree)]
+    return frozenset.intersection(*sets) if sets else frozenset()
+
+
+def _deciding_nodes(tree: Tree) -> list[Node]:
+    """Forks whose answer changes the advice (the two sub-trees give different card sets)."""
+    if isinstance(tree, Leaf):
+        return []
+    own = [tree] if _outcomes(tree.yes) != _outcomes(tree.no) else []
+    return own + _deciding_nodes(tree.yes) + _deciding_nodes(tree.no)
+
+
+def _merge(findings: Sequence[Finding]) -> Finding:
+    """One card for a rule every branch produced: keep only what all branches agree on."""
+    first = findings[0]
+    same = lambda attr: all(getattr(f, attr) == getattr(first, attr) for f in findings)  # noqa: E731
+    notes = tuple(n for n in first.notes if all(n in f.notes for f in findings))
+    return replace(
+        first,
+        variant=first.variant if same("variant") else None,
+        indicator=first.indicator if same("indicator") else None,
+        notes=notes,
+        suggestions=first.suggestions if same("suggestions") else (),
+        facts_used=tuple(dict.fromkeys(n for f in findings for n in f.facts_used)),
+        facts_missing=tuple(dict.fromkeys(n for f in findings for n in f.facts_missing)),
+    )
+
+
+@dataclass(frozen=True)
+class Combined:
+    findings: list[Finding] = field(default_factory=list)
+    missing: Finding | None = None  # DATA-MISSING, when some unknown fact changes the advice
+
+
+def combine(tree: Tree, facts: Facts) -> Combined:
+    """Apply the catalog rule for unknown branches to an explored tree (see module docstring)."""
+    all_leaves = leaves(tree)
+    shared = _common(tree)
+    unknown_met = {f for leaf in all_leaves for f in leaf.unknown_facts}
+    findings: list[Finding] = []
+    for key in dict.fromkeys(leaf.identity(f) for leaf in all_leaves[:1] for f in leaf.findings):
+        if key not in shared:
+            continue
+        merged = _merge([f for leaf in all_leaves for f in leaf.findings if leaf.identity(f) == key])
+        findings.append(_split_known(_with_unknown_notes(merged, facts, unknown_met), facts))
+    deciding = _deciding_nodes(tree)
+    missing = None
+    if deciding:
+        names = [n for node in deciding for n in node.atom.facts if not facts.known(n)] or [
+            n for node in deciding for n in node.atom.facts
+        ]
+        trace = []
+        for node in deciding:
+            yes_only = sorted(_common(node.yes) - _common(node.no))
+            no_only = sorted(_common(node.no) - _common(node.yes))
+            change = (
+                f"yes → {', '.join(yes_only) or 'no extra card'}; no → {', '.join(no_only) or 'no extra card'}"
+                if yes_only or no_only
+                else "the answer changes the advice further on"
+            )
+            trace.append(f"{node.step}: {node.question} — '{node.atom.label}' is unknown ({change})")
+        missing = data_missing(names, *dict.fromkeys(trace))
+    return Combined(findings=findings, missing=missing)
+
+
+def _with_unknown_notes(finding: Finding, facts: Facts, unknown_met: set[str]) -> Finding:
+    extra = tuple(
+        f"{UNKNOWN_OK}{name}"
+        for name in finding.facts_used
+        if name in unknown_met and not facts.known(name) and f"{UNKNOWN_OK}{name}" not in finding.notes
+    )
+    return replace(finding, notes=finding.notes + extra) if extra else finding
+
+
+def _split_known(finding: Finding, facts: Facts) -> Finding:
+    """Facts used are those with a value; the unknown ones are listed as missing."""
+    used = tuple(n for n in finding.facts_used if facts.known(n))
+    missing = tuple(dict.fromkeys(finding.facts_missing + tuple(n for n in finding.facts_used if not facts.known(n))))
+    return replace(finding, facts_used=used, facts_missing=missing)
+
+
+def run(section: Section, facts: Facts, identity: Identity = by_rule) -> Combined:
+    """Explore and combine in one call."""
+    return combine(explore(section, identity=identity), facts)

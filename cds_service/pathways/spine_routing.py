@@ -1,0 +1,256 @@
+"""Red flags and routing for established spinal metastases (catalog 3a; seed 004, FMS 2026).
+
+The 004 chart, node by node (names used in ``Finding.trace``):
+
+- R: red flags (separate box) — new neurological deficit incl. bladder/bowel function;
+  MESCC grade 3 / Bilsky 2–3 / cord or cauda compression / absolute canal stenosis by
+  tumour; SINS > 12 → consult the executing centre: immediately with neurological deficit
+  (incl. radicular), as soon as possible without.
+- A1: very short life expectancy (≤ 2 weeks) or no treatment wish → radiation oncologist;
+  the routing below then does not apply (red flags still do).
+- A2: radiological cord/cauda compression (MESCC) → the red-flag consult above.
+- A3: pain on loading (evaluation of spinal stability) — read together with a recorded
+  instability and 002's local protocol "SINS ≥ 7 always a spine-surgeon consult" → spine surgeon.
+- A4: pain → radiation oncologist and/or pain specialist and/or oncology and/or
+  interventional radiologist.
+- A5: asymptomatic: risk of a skeletal-related event? yes → radiation oncologist;
+  no → no local treatment, monitoring by the organ specialist or GP.
+- T: the plan is made in a team (organ specialist, radiation oncologist, neurologist
+  with deficit, spine surgeon).
+
+Each function returns a small state (three-valued) so the orchestrator in
+:mod:`cds_service.pathways.spine` can apply the chart's precedence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cds_service.facts.model import Facts
+from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
+from cds_service.pathways.sins import SinsScore
+from cds_service.pathways.spine_picture import TWO_WEEKS, Mescc, Survival, Symptoms, Wish
+
+RED_FLAG = "SM-RED-FLAG"
+SHORT_LIFE = "SM-SHORT-LIFE"
+SPINE_SURGEON = "SM-SPINE-SURGEON"
+PAIN = "SM-PAIN"
+ASYMPTOMATIC_SRE = "SM-ASYMPTOMATIC-SRE"
+TEAM = "SM-TEAM"
+
+WISH_NOTE = "treatment-wish-assumed"
+
+
+def _wish_notes(wish: Wish) -> tuple[str, ...]:
+    return (WISH_NOTE,) if wish.assumed else ()
+
+
+def _refer(label: str, kind: str, **params: object) -> SuggestionSpec:
+    return SuggestionSpec(label_key=label, actions=(ActionSpec(type="create", resource_kind=kind, params=params),))
+
+
+# -- red flags -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    present: bool | None
+    deficit: bool
+    trace: tuple[str, ...]
+    used: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -> RedFlag:
+    """The 004 red-flag box: any flag present → True; none present but one unknown → None."""
+    trace: list[str] = []
+    used: list[str] = []
+    if sym.deficit:
+        trace.append("R1: new neurological deficit recorded (" + ", ".join(sym.deficit_facts) + ")")
+        used += sym.deficit_facts
+    grade = facts.value("escc_grade")
+    if compression.present:
+        trace.append(f"R2: cord/cauda compression: MESCC {compression.status}"
+                     + (f" (Bilsky {grade})" if grade is not None else ""))
+        used += compression.used
+    elif grade in ("2", "3"):  # a recorded MESCC "none" contradicting a high Bilsky grade: the grade is a flag
+        trace.append(f"R2: Bilsky grade {grade} (high-grade epidural compression)")
+        used.append("escc_grade")
+    over_12 = sins.gt(12)
+    if over_12:
+        trace.append(f"R3: SINS {sins.total if sins.known else f'≥ {sins.low}'} > 12")
+        used += sins.used
+    if trace:
+        return RedFlag(True, sym.deficit, tuple(trace), tuple(dict.fromkeys(used)), ())
+    missing: list[str] = []
+    if compression.status is None:
+        missing.append("mescc")
+    if over_12 is None:
+        missing.append("sins_total")
+    used += compression.used + sins.used
+    if missing:
+        return RedFlag(None, False, ("R: no red flag recorded, but " + " and ".join(missing)
+                                     + " unknown — a red flag cannot be excluded",), tuple(used), tuple(missing))
+    return RedFlag(False, False, ("R: no red flag (no deficit, no cord/cauda compression, SINS ≤ 12)",),
+                   tuple(dict.fromkeys(used)), ())
+
+
+def red_flag_finding(flag: RedFlag, sym: Symptoms) -> Finding:
+    immediately = flag.deficit
+    step = ("R4: neurological deficit (incl. radicular) → consult the executing centre immediately"
+            if immediately else "R4: no neurological deficit → consult the executing centre as soon as possible")
+    return Finding(
+        rule_id=RED_FLAG,
+        facts_used=flag.used,
+        trace=(*flag.trace, step),
+        indicator="critical",
+        variant="immediately" if immediately else "asap",
+        suggestions=(_refer("consult-executing-centre", "referral-executing-centre",
+                            priority="stat" if immediately else "asap"),),
+    )
+
+
+# -- A1: very short life expectancy or no treatment wish -------------------------------
+
+
+@dataclass(frozen=True)
+class ShortLife:
+    applies: bool | None
+    finding: Finding | None
+    missing: tuple[str, ...] = ()
+    trace: tuple[str, ...] = ()
+
+
+def short_life(wish: Wish, surv: Survival) -> ShortLife:
+    if not wish.present:
+        return ShortLife(True, Finding(
+            rule_id=SHORT_LIFE,
+            facts_used=("treatment_wish",),
+            trace=("A1: no treatment wish recorded → refer to / consult the radiation oncologist; "
+                   "the further routing does not apply",),
+            variant="no-wish",
+            suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
+        ))
+    very_short = surv.le(TWO_WEEKS)
+    if very_short:
+        return ShortLife(True, Finding(
+            rule_id=SHORT_LIFE,
+            facts_used=("expected_survival_months", "treatment_wish"),
+            trace=("A1: life expectancy ≤ 2 weeks → refer to / consult the radiation oncologist (symptom relief); "
+                   "the further routing does not apply",),
+            notes=_wish_notes(wish),
+            suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
+        ))
+    if very_short is None:
+        return ShortLife(None, None, ("expected_survival_months",),
+                         ("A1: life expectancy unknown — whether it is ≤ 2 weeks decides the routing "
+                          "(radiation oncologist first, or the further routing)",))
+    return ShortLife(False, None, (), ("A1: life expectancy > 2 weeks and treatment wish "
+                                       + ("assumed" if wish.assumed else "recorded") + " → further routing",))
+
+
+# -- A3: possible instability → spine surgeon -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Instability:
+    possible: bool | None
+    trace: tuple[str, ...]
+    used: tuple[str, ...]
+    missing: tuple[str, ...]
+    by_sins: bool = False
+
+
+def instability(facts: Facts, sym: Symptoms, sins: SinsScore) -> Instability:
+    trace: list[str] = []
+    used: list[str] = []
+    if sym.mechanical_pain:
+        trace.append("A3: pain on loading (mechanical pain) → possible instability")
+        used.append("mechanical_pain")
+    if facts.value("spinal_instability") is True:
+        trace.append("A3: spinal instability recorded")
+        used.append("spinal_instability")
+    seven = sins.ge(7)
+    if seven:
+        label = sins.total if sins.known else f"≥ {sins.low}"
+        trace.append(f"A3: SINS {label} ≥ 7 ({'unstable' if sins.ge(13) else 'potentially unstable'}); "
+                     "002 local protocol: SINS ≥ 7 always a spine-surgeon consult")
+        used += sins.used
+    if trace:
+        return Instability(True, tuple(trace), tuple(dict.fromkeys(used)), (), by_sins=bool(seven))
+    if seven is None:
+        return Instability(None, ("A3: no pain on loading or instability recorded; SINS unknown — "
+                                  "SINS ≥ 7 would call for a spine surgeon",),
+                           ("mechanical_pain", "spinal_instability"), ("sins_total",))
+    return Instability(False, (f"A3: no pain on loading, no instability recorded, SINS {sins.total} < 7",),
+                       ("mechanical_pain", "spinal_instability", *sins.used), ())
+
+
+def spine_surgeon_finding(state: Instability, sins: SinsScore, wish: Wish) -> Finding:
+    return Finding(
+        rule_id=SPINE_SURGEON,
+        facts_used=state.used,
+        trace=(*state.trace, "A3: → refer to / consult a spine surgeon"),
+        notes=(*(("sins-local-protocol",) if state.by_sins else ()), *_wish_notes(wish)),
+        params={"sins": sins.total if sins.known else None},
+        suggestions=(_refer("refer-spine-surgeon", "referral-spine-surgeon"),),
+    )
+
+
+# -- A4: pain ------------------------------------------------------------------------------
+
+
+def pain_finding(sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding:
+    return Finding(
+        rule_id=PAIN,
+        facts_used=(*sym.pain_facts, *flag.used),
+        trace=(*flag.trace, "A4: pain from the spinal metastases (" + ", ".join(sym.pain_facts) + ") and no red flag "
+               "→ radiation oncologist and/or pain specialist and/or oncology and/or interventional radiologist"),
+        notes=_wish_notes(wish),
+        suggestions=(
+            _refer("refer-radiation-oncologist", "referral-radiation-oncology"),
+            _refer("refer-pain-specialist", "referral-pain-specialist"),
+        ),
+    )
+
+
+# -- A5: asymptomatic -------------------------------------------------------------------
+
+
+def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding | None:
+    """None when the SRE risk is unknown (the two branches differ: DATA-MISSING)."""
+    risk = facts.value("sre_risk")
+    if risk is None:
+        return None
+    notes = ("no-symptoms-recorded",) if sym.assumed else ()
+    step = "A5: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
+    if risk:
+        return Finding(
+            rule_id=ASYMPTOMATIC_SRE,
+            facts_used=("sre_risk", *flag.used),
+            trace=(*flag.trace, step + ", risk of a skeletal-related event → refer to / consult the radiation "
+                   "oncologist"),
+            variant="risk",
+            notes=(*notes, *_wish_notes(wish)),
+            suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
+        )
+    return Finding(
+        rule_id=ASYMPTOMATIC_SRE,
+        facts_used=("sre_risk", *flag.used),
+        trace=(*flag.trace, step + ", no SRE risk → no local treatment; monitoring by the organ specialist or GP"),
+        variant="no-risk",
+        notes=notes,
+    )
+
+
+# -- T: the team ------------------------------------------------------------------------------
+
+
+def team_finding(sym: Symptoms) -> Finding:
+    return Finding(
+        rule_id=TEAM,
+        facts_used=sym.deficit_facts,
+        trace=("T: a plan for spinal metastases is made in a team"
+               + (" — with a neurologist, as a neurological deficit is recorded" if sym.deficit else ""),),
+        variant="with-neurologist" if sym.deficit else None,
+    )

@@ -1,0 +1,478 @@
+"""Corticosteroids, biopsy, timelines and treatment choice (catalog 3c and 3d; seeds 003, 002).
+
+Nodes of the 003 charts (names used in ``Finding.trace``):
+
+- C: corticosteroids — clinical MESCC / neurological deficit: start dexamethasone now (10 mg
+  IV bolus, then 8–16 mg orally once daily, optionally with a proton-pump inhibitor, taper
+  fully within 1–2 weeks); primary tumour unknown or uncertain: wait until after the biopsy
+  when the clinical state allows. Asymptomatic: no corticosteroids.
+- B: biopsy — primary unknown, or known primary with imaging equivocal for spinal
+  metastases: (PET-)CT thorax/abdomen and a biopsy of the most accessible site within 1 day
+  with clinical compression (consider direct surgery with progressive deficit), within
+  1 week without.
+- L: maximum time to start therapy after the definitive diagnosis — clinical MESCC 24 h
+  (onset ≤ 7 days) / 72 h (> 7 days), radiological MESCC only 7 days, symptoms without
+  MESCC 14 days.
+- D: treatment choice — symptomatic: irreversible complete transverse lesion without severe
+  pain → no local treatment; life expectancy < 3 months: RT (1 × 8 Gy) when a response is
+  expected, else no local treatment; > 3 months: surgery criteria (002/003), otherwise RT
+  with the schedule of the radiotherapy chart. Asymptomatic: neurological deficit expected
+  on short term? no → no local treatment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cds_service.facts.model import Facts
+from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec, le, tri_and, tri_or
+from cds_service.pathways.sins import SinsScore
+from cds_service.pathways.spine_picture import (
+    Mescc,
+    Survival,
+    Symptoms,
+    Timing,
+    Wish,
+    aware,
+    deficit_progressive,
+    mescc_timing,
+    timing,
+)
+
+DEXAMETHASONE = "SM-DEXAMETHASONE"
+BIOPSY = "SM-BIOPSY"
+TIMELINE = "SM-TREATMENT-TIMELINE"
+SURGERY = "SM-SURGERY"
+RT_SCHEDULE = "SM-RT-SCHEDULE"
+NO_LOCAL_TX = "SM-NO-LOCAL-TX"
+
+WISH_NOTE = "treatment-wish-assumed"
+
+
+def _wish_notes(wish: Wish) -> tuple[str, ...]:
+    return (WISH_NOTE,) if wish.assumed else ()
+
+
+def _create(label: str, kind: str, recommended: bool | None = None, **params: object) -> SuggestionSpec:
+    return SuggestionSpec(label_key=label, is_recommended=recommended,
+                          actions=(ActionSpec(type="create", resource_kind=kind, params=params),))
+
+
+# -- C: corticosteroids ----------------------------------------------------------------------
+
+
+def dexamethasone(facts: Facts, sym: Symptoms, compression: Mescc) -> Finding | None:
+    """SM-DEXAMETHASONE when clinical MESCC or a neurological deficit, and no active dexamethasone."""
+    clinical = compression.status == "clinical"
+    if not (clinical or sym.deficit):
+        return None
+    active = facts.value("dexamethasone_active")
+    if active is True:
+        return None
+    used = tuple(dict.fromkeys((*sym.deficit_facts, *(compression.used if clinical else ()), "dexamethasone_active",
+                                "primary_tumour")))
+    primary = facts.value("primary_tumour")
+    missing = tuple(name for name, value in (("dexamethasone_active", active), ("primary_tumour", primary))
+                    if value is None)
+    reason = "clinical MESCC" if clinical else "neurological deficit (" + ", ".join(sym.deficit_facts) + ")"
+    trace = [f"C1: {reason} from spinal metastases"
+             + (", no active dexamethasone" if active is False else ", dexamethasone use unknown")]
+    unknown_primary = primary in ("unknown", None)
+    if unknown_primary:
+        trace.append("C2: primary tumour " + ("unknown" if primary == "unknown" else "not recorded (uncertain)")
+                     + " → wait with corticosteroids until after the biopsy when the clinical state allows")
+    else:
+        trace.append(f"C2: primary tumour known ({primary}) → start dexamethasone now")
+    notes = ["scheme"]
+    if active is None:
+        notes.append("dexamethasone-unknown")
+    return Finding(
+        rule_id=DEXAMETHASONE,
+        facts_used=used,
+        facts_missing=missing,
+        trace=tuple(trace),
+        variant="unknown-primary" if unknown_primary else None,
+        notes=tuple(notes),
+        suggestions=(_create("start-dexamethasone", "dexamethasone", recommended=not unknown_primary),),
+    )
+
+
+# -- B: biopsy and staging --------------------------------------------------------------------
+
+
+def clinical_compression(facts: Facts, compression: Mescc) -> bool:
+    """Clinical cord/cauda compression: clinical MESCC, a transverse lesion or a bilateral radicular deficit."""
+    return (compression.status == "clinical"
+            or facts.value("transverse_lesion") in ("complete", "incomplete")
+            or facts.value("radicular_deficit") == "bilateral")
+
+
+def biopsy(facts: Facts, compression: Mescc, ctx: EvalContext) -> tuple[Finding | None, tuple[str, ...]]:
+    """SM-BIOPSY, or the facts that were missing to decide it."""
+    primary = facts.value("primary_tumour")
+    if primary is None:
+        return None, ("primary_tumour",)
+    if primary == "unknown":
+        why = "B1: primary tumour unknown"
+        used = ["primary_tumour"]
+    elif facts.value("spinal_imaging_equivocal") is True:
+        why = f"B1: known primary ({primary}) but imaging equivocal for spinal metastases"
+        used = ["primary_tumour", "spinal_imaging_equivocal"]
+    else:
+        return None, ()
+    urgent = clinical_compression(facts, compression)
+    window = timedelta(days=1) if urgent else timedelta(weeks=1)
+    imaged = aware(facts.value("spine_imaging_date"))
+    deadline = imaged + window if imaged else None
+    passed = deadline is not None and deadline <= ctx.now
+    progressive = deficit_progressive(facts) is True
+    used += ["transverse_lesion", "radicular_deficit", *compression.used, "spine_imaging_date"]
+    trace = [why,
+             ("B2: clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy of the most accessible site "
+              "within 1 day" if urgent else
+              "B2: no clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy within 1 week"),
+             ("B3: counted from the spine imaging" if imaged else "B3: no spine imaging date recorded: the window "
+              "starts after imaging")]
+    notes = []
+    if urgent and progressive:
+        notes.append("direct-surgery")
+        used.append("deficit_progressive")
+        trace.append("B4: progressive deficit from compression → consider direct surgery")
+    notes += ["corticosteroids-wait", "ct-vertebrae"]
+    variant = ("urgent" if urgent else "week") + ("" if deadline else "-nodate")
+    return Finding(
+        rule_id=BIOPSY,
+        facts_used=tuple(dict.fromkeys(used)),
+        trace=tuple(trace),
+        indicator="critical" if passed else "warning",
+        variant=variant,
+        notes=tuple(notes),
+        params={"deadline": deadline},
+        suggestions=(
+            _create("order-staging-ct", "ct-thorax-abdomen", priority="asap" if urgent else "urgent",
+                    **({"occurrence_before": deadline} if deadline else {})),
+            _create("order-biopsy", "biopsy", priority="asap" if urgent else "urgent",
+                    **({"occurrence_before": deadline} if deadline else {})),
+        ),
+    ), ()
+
+
+# -- D: the treatment choice -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where the 003 treatment chart ends for this patient."""
+
+    local: bool | None  # local treatment (RT and/or surgery) indicated; None = undecided
+    rt: bool = False  # radiotherapy indicated (symptomatic, treated locally)
+    no_local: str | None = None  # variant of SM-NO-LOCAL-TX
+    trace: tuple[str, ...] = ()
+    used: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+def irreversible_complete_lesion(facts: Facts) -> bool | None:
+    if facts.value("transverse_lesion") != "complete":
+        return False
+    return facts.value("transverse_lesion_irreversible")
+
+
+def decide(facts: Facts, sym: Symptoms, surv: Survival, flag_present: bool | None) -> Decision:
+    """Follow the 003 treatment chart as far as the facts allow."""
+    if not sym.symptomatic:
+        expected = facts.value("neuro_deficit_expected_soon")
+        step = "D1: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
+        if expected is None:
+            return Decision(None, trace=(step + "; whether a neurological deficit is expected on short term is "
+                                         "unknown",), missing=("neuro_deficit_expected_soon",))
+        if expected:
+            return Decision(True, trace=(step + "; neurological deficit expected on short term → local treatment",),
+                            used=("neuro_deficit_expected_soon",))
+        if flag_present is not False:  # a red flag (or one that cannot be excluded) is never "no treatment"
+            return Decision(None, trace=(step + "; no deficit expected, but a red flag is present or not excluded",),
+                            used=("neuro_deficit_expected_soon",))
+        return Decision(False, no_local="asymptomatic", used=("neuro_deficit_expected_soon",),
+                        trace=(step + "; no neurological deficit expected on short term → no local treatment",))
+    trace = ["D1: symptomatic (" + ", ".join(sym.present_facts) + ")"]
+    used = list(sym.present_facts)
+    irreversible = irreversible_complete_lesion(facts)
+    if irreversible is None:
+        return Decision(None, trace=(*trace, "D2: complete transverse lesion; whether it is irreversible is unknown"),
+                        used=tuple(used), missing=("transverse_lesion_irreversible",))
+    if irreversible:
+        used += ["transverse_lesion_irreversible", "pain_severity"]
+        severity = facts.value("pain_severity")
+        if severity is None:
+            return Decision(None, trace=(*trace, "D2: irreversible complete transverse lesion; pain severity unknown"),
+                            used=tuple(used), missing=("pain_severity",))
+        if severity != "severe":
+            return Decision(False, no_local="irreversible-lesion", used=tuple(used),
+                            trace=(*trace, f"D2: irreversible complete transverse lesion, pain {severity} → "
+                                   "no local treatment"))
+        trace.append("D2: irreversible complete transverse lesion with severe pain → treat the pain")
+    used.append("expected_survival_months")
+    short = surv.lt(3)
+    if short is None:
+        return Decision(None, trace=(*trace, "D3: life expectancy unknown"), used=tuple(used),
+                        missing=("expected_survival_months",))
+    if short:
+        used.append("rt_response_expected")
+        response = facts.value("rt_response_expected")
+        if response is None:
+            return Decision(None, trace=(*trace, "D3: life expectancy < 3 months; chance of a response to RT unknown"),
+                            used=tuple(used), missing=("rt_response_expected",))
+        if not response:
+            return Decision(False, no_local="short-life-no-response", used=tuple(used),
+                            trace=(*trace, "D3: life expectancy < 3 months, no chance of a response to RT → "
+                                   "no local treatment"))
+        return Decision(True, rt=True, used=tuple(used),
+                        trace=(*trace, "D3: life expectancy < 3 months, response to RT expected → radiotherapy"))
+    return Decision(True, rt=True, used=tuple(used),
+                    trace=(*trace, "D3: life expectancy ≥ 3 months → surgery criteria, otherwise radiotherapy"))
+
+
+def no_local_finding(decision: Decision, sym: Symptoms) -> Finding:
+    notes = ("no-symptoms-recorded",) if decision.no_local == "asymptomatic" and sym.assumed else ()
+    return Finding(rule_id=NO_LOCAL_TX, facts_used=decision.used, trace=decision.trace,
+                   variant=decision.no_local, notes=notes)
+
+
+# -- D: surgery --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurgeryState:
+    finding: Finding | None
+    missing: tuple[str, ...] = ()
+
+
+def surgery(facts: Facts, sym: Symptoms, surv: Survival, sins: SinsScore, wish: Wish) -> SurgeryState:
+    """SM-SURGERY: life expectancy > 3 months and (progressive deficit from compression, ≤ 3 contiguous
+    vertebrae, surgery possible < 24 h, condition allows it) or an unstable spine; not for radiosensitive
+    tumours; combined surgery + RT only with life expectancy > 6 months."""
+    over3 = surv.gt(3)
+    if over3 is None:
+        return SurgeryState(None, ("expected_survival_months",))
+    if not over3:
+        return SurgeryState(None)
+    radiosensitive = facts.value("radiosensitive_tumour")
+    if radiosensitive is True:
+        return SurgeryState(None)
+    progressive = deficit_progressive(facts)
+    levels = le(facts.value("compression_levels"), 3)
+    in_24h = facts.value("surgery_possible_24h")
+    condition = facts.value("condition_allows_surgery")
+    compression_route = tri_and(progressive, levels, in_24h, condition)
+    recorded_unstable = facts.value("spinal_instability") is True
+    unstable = tri_or(recorded_unstable, sins.ge(13))
+    decided = tri_or(compression_route, unstable)
+    if decided is None:
+        missing = []
+        if compression_route is None:
+            missing += [name for name, value in (("deficit_progressive", progressive),
+                                                  ("compression_levels", levels),
+                                                  ("surgery_possible_24h", in_24h),
+                                                  ("condition_allows_surgery", condition)) if value is None]
+        if unstable is None:
+            missing.append("sins_total")
+        return SurgeryState(None, tuple(missing))
+    if not decided:
+        return SurgeryState(None)
+    trace = ["D4: life expectancy > 3 months"]
+    used = ["expected_survival_months", "radiosensitive_tumour"]
+    if compression_route:
+        trace.append("D5: progressive neurological deficit from compression, ≤ 3 contiguous vertebrae, surgery "
+                     "possible within 24 h, condition allows surgery")
+        used += ["deficit_progressive", "compression_levels", "surgery_possible_24h", "condition_allows_surgery"]
+    if unstable:
+        trace.append("D5: unstable spine (" + ("instability recorded" if recorded_unstable else
+                                                f"SINS {sins.total if sins.known else f'≥ {sins.low}'} ≥ 13") + ")")
+        used += ["spinal_instability", *sins.used]
+    combined = surv.gt(6)
+    trace.append("D6: life expectancy > 6 months → surgery combined with post-operative radiotherapy"
+                 if combined else "D6: life expectancy not > 6 months → no combined surgery + radiotherapy")
+    missing = ("radiosensitive_tumour",) if radiosensitive is None else ()
+    if radiosensitive is None:
+        trace.append("D7: whether the tumour is radiosensitive (haematological) is not recorded — surgery is not "
+                     "for radiosensitive tumours")
+    notes = ["radiosensitive-unknown"] if radiosensitive is None else []
+    return SurgeryState(Finding(
+        rule_id=SURGERY,
+        facts_used=tuple(dict.fromkeys(used)),
+        facts_missing=missing,
+        trace=tuple(trace),
+        variant="combined" if combined else "no-combined",
+        notes=(*notes, *_wish_notes(wish)),
+        suggestions=(SuggestionSpec(label_key="refer-spine-surgeon",
+                                    actions=(ActionSpec(type="create", resource_kind="referral-spine-surgeon",
+                                                        params={"priority": "asap"}),)),),
+    ))
+
+
+# -- D: radiotherapy schedule ------------------------------------------------------------------
+
+
+def rt_schedule(facts: Facts, sym: Symptoms, surv: Survival, wish: Wish) -> Finding:
+    """SM-RT-SCHEDULE: the schedule of the 003 radiotherapy chart (read with the national RT module)."""
+    used = ["expected_survival_months"]
+    missing: list[str] = []
+    notes: list[str] = []
+    trace: list[str] = []
+    recovery = facts.value("postop_neuro_recovery")
+    oligo = facts.value("oligometastases")
+    if recovery is not None:
+        used += ["postop_neuro_recovery", "oligometastases"]
+        long = surv.gt(12)
+        if oligo and long:
+            variant = "postop-oligo"
+            trace.append("P1: after surgery, oligometastases and life expectancy > 12 months → 10–13 × 3 Gy or "
+                         "stereotactic 1–5 fractions (18–35 Gy)")
+        else:
+            variant = "postop"
+            trace.append("P1: after surgery → 5 × 4 Gy")
+            if oligo is None and long:
+                missing.append("oligometastases")
+                notes.append("oligo-unknown-postop")
+        if recovery == "insufficient":
+            notes.append("postop-asap")
+            trace.append("P2: neurological recovery after surgery insufficient → start RT as soon as possible")
+        else:
+            notes.append("postop-wait")
+            trace.append("P2: neurological recovery after surgery sufficient → start RT at least 3–4 weeks after "
+                         "surgery")
+    elif surv.lt(3):
+        variant = "lt3"
+        trace.append("P1: life expectancy < 3 months → 1 × 8 Gy")
+    elif not sym.deficit:
+        used.append("oligometastases")
+        if oligo is True:
+            variant = "no-deficit-oligo"
+            trace.append("P1: no neurological deficit, oligometastases → 30–39 Gy in 10–13 fractions or "
+                         "stereotactic 18–35 Gy in 1–5 fractions (or 1 × 8 Gy)")
+        else:
+            variant = "no-deficit"
+            trace.append("P1: no neurological deficit → 1 × 8 Gy")
+            if oligo is None:
+                missing.append("oligometastases")
+                notes.append("oligo-unknown")
+    else:
+        condition = facts.value("patient_condition")
+        used += list(sym.deficit_facts) + ["patient_condition"]
+        if condition in ("poor", "moderate") or surv.lt(12):
+            variant = "deficit-short"
+            trace.append("P1: neurological deficit, "
+                         + (f"condition {condition}" if condition in ("poor", "moderate") else
+                            "life expectancy < 12 months") + " → 1 × 8 Gy")
+            if condition is None:
+                notes.append("condition-did-not-matter")
+        elif condition == "good" and surv.gt(12):
+            variant = "deficit-long"
+            trace.append("P1: neurological deficit, good condition and life expectancy > 12 months → 30 Gy in "
+                         "10 fractions")
+        elif condition == "good" and surv.equals(12):
+            variant = "deficit-boundary"
+            trace.append("P1: neurological deficit, good condition, life expectancy exactly 12 months — between the "
+                         "chart's < 12 and > 12 months branches: both schedules shown")
+        else:
+            variant = "deficit-undecided"
+            missing.append("patient_condition")
+            trace.append("P1: neurological deficit, life expectancy ≥ 12 months, condition unknown → "
+                         "1 × 8 Gy (poor/moderate) or 30 Gy in 10 fractions (good)")
+    notes += ["pain-flare", "second-course"]
+    return Finding(
+        rule_id=RT_SCHEDULE,
+        facts_used=tuple(dict.fromkeys(used)),
+        facts_missing=tuple(missing),
+        trace=tuple(trace),
+        variant=variant,
+        notes=(*notes, "reading-rt", *_wish_notes(wish)),
+        suggestions=(_create("refer-radiation-oncologist", "referral-radiation-oncology"),),
+    )
+
+
+# -- L: maximum time to start therapy ---------------------------------------------------------------
+
+TIMELINE_WINDOWS = {
+    "clinical-recent": timedelta(hours=24),
+    "clinical-late": timedelta(hours=72),
+    "radiological": timedelta(days=7),
+    "symptoms": timedelta(days=14),
+}
+RECENT_LIMIT = timedelta(days=7)  # "onset ≤ 7 days" vs "> 7 days"
+
+
+@dataclass(frozen=True)
+class TimelineState:
+    finding: Finding | None
+    missing: tuple[str, ...] = ()
+    extra_trace: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _later(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, wish: Wish) -> TimelineState:
+    """SM-TREATMENT-TIMELINE: the deadline to start therapy, counted from the definitive diagnosis.
+
+    Reading: the window starts at the later of the definitive diagnosis and the moment the
+    row's presentation (the MESCC, or the complaints) was recorded — a diagnosis made months
+    before new complaints does not make today's window "already passed".
+    """
+    if compression.status is None:
+        return TimelineState(None, ("mescc",))
+    missing: list[str] = []
+    used = ["definitive_diagnosis_date", *compression.used]
+    notes: list[str] = []
+    trace: list[str] = []
+    if compression.status == "clinical":
+        t = mescc_timing(facts)
+        age = t.age(ctx.now)
+        if age is None:
+            key = "clinical-recent"
+            missing.append("mescc_onset")
+            notes.append("onset-unknown")
+            trace.append("L1: clinical MESCC, onset of the progressive complaints unknown → 24 h (the shorter window)")
+        elif age > RECENT_LIMIT:
+            key = "clinical-late"
+            trace.append(f"L1: clinical MESCC, progressive complaints for {age.days} days (> 7 days) → 72 h")
+        else:
+            key = "clinical-recent"
+            trace.append("L1: clinical MESCC, progressive complaints for ≤ 7 days → 24 h")
+        presented = t.start
+    elif compression.status == "radiological":
+        key = "radiological"
+        presented = timing(facts["mescc"]).start if facts.known("mescc") else None
+        trace.append("L1: radiological MESCC only → 7 days")
+    elif sym.symptomatic:
+        key = "symptoms"
+        starts = [s for s in (timing(facts[name]).start for name in sym.present_facts) if s is not None]
+        presented = min(starts) if starts else None
+        used += list(sym.present_facts)
+        trace.append("L1: symptoms without MESCC → 14 days")
+    else:
+        return TimelineState(None)  # asymptomatic without MESCC: no row
+    diagnosis = aware(facts.value("definitive_diagnosis_date"))
+    start = _later(diagnosis, presented) if diagnosis else None
+    deadline = start + TIMELINE_WINDOWS[key] if start else None
+    if diagnosis is None:
+        missing.append("definitive_diagnosis_date")
+        trace.append("L2: date of the definitive diagnosis unknown → no deadline can be given")
+    elif presented is not None and presented > diagnosis:
+        trace.append("L2: counted from when the presentation was recorded (after the definitive diagnosis)")
+    else:
+        trace.append("L2: counted from the definitive diagnosis")
+    passed = deadline is not None and deadline <= ctx.now
+    return TimelineState(Finding(
+        rule_id=TIMELINE,
+        facts_used=tuple(dict.fromkeys(used)),
+        facts_missing=tuple(missing),
+        trace=tuple(trace),
+        indicator="critical" if passed else "warning",
+        variant=key + ("" if deadline else "-nodate"),
+        notes=(*notes, *(("deadline-passed",) if passed else ()), *_wish_notes(wish)),
+        params={"deadline": deadline, "diagnosis": diagnosis},
+    ), tuple(missing))

@@ -1,0 +1,247 @@
+"""JWT verification matrix (CDS Hooks 2.0 §Security). Keys are generated here with ``cryptography``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+import responses
+from conftest import hook_request
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+ISS_FILE = "https://ehr.example.org"
+ISS_URL = "https://sandbox.example.org"
+JWKS_URL = "https://sandbox.example.org/.well-known/jwks.json"
+DISCOVERY = "http://localhost/cds-services"
+INVOKE = "http://localhost/cds-services/brain-metastases"
+
+EC_KEY = ec.generate_private_key(ec.SECP384R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC_KEY = ec.generate_private_key(ec.SECP384R1())
+SANDBOX_KEY = ec.generate_private_key(ec.SECP384R1())
+
+
+def public_jwk(private_key, kid: str, alg: str | None = None) -> dict:
+    algorithm = ECAlgorithm if isinstance(private_key, ec.EllipticCurvePrivateKey) else RSAAlgorithm
+    jwk = algorithm.to_jwk(private_key.public_key(), as_dict=True)
+    jwk["kid"] = kid
+    if alg:
+        jwk["alg"] = alg
+    return jwk
+
+
+def jwks(*keys: dict) -> dict:
+    return {"keys": list(keys)}
+
+
+def make_token(key=EC_KEY, alg="ES384", kid="ec-1", iss=ISS_FILE, aud=DISCOVERY, exp_in=300, iat_in=0,
+               jti: str | None = None, extra_headers: dict | None = None, drop: tuple[str, ...] = ()) -> str:
+    now = int(time.time())
+    claims = {"iss": iss, "aud": aud, "exp": now + exp_in, "iat": now + iat_in, "jti": jti or str(uuid.uuid4())}
+    for name in drop:
+        claims.pop(name)
+    headers = {"kid": kid, "typ": "JWT", **(extra_headers or {})}
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+def unsigned_token(aud=DISCOVERY) -> str:
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    return f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': 'ec-1'})}." \
+           f"{b64({'iss': ISS_FILE, 'aud': aud, 'exp': now + 300, 'iat': now, 'jti': str(uuid.uuid4())})}."
+
+
+@pytest.fixture
+def jwt_app(make_app, tmp_path):
+    path = tmp_path / "ehr-jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1", "ES384"), public_jwk(RSA_KEY, "rsa-1"))))
+    return make_app(jwt_required=True,
+                    trusted_issuers={ISS_FILE: (f"file:{path}",), ISS_URL: (JWKS_URL,)})
+
+
+@pytest.fixture
+def client(jwt_app):
+    return jwt_app.test_client()
+
+
+def get(client, token=None, path="/cds-services"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.get(path, headers=headers)
+
+
+def invoke(client, token):
+    return client.post("/cds-services/brain-metastases", json=hook_request(),
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+# -- accepted -------------------------------------------------------------------------------------
+
+def test_valid_es384_is_accepted(client):
+    assert get(client, make_token()).status_code == 200
+
+
+def test_valid_rs384_is_accepted_on_a_hook_call(client):
+    response = invoke(client, make_token(RSA_KEY, "RS384", "rsa-1", aud=INVOKE))
+    assert response.status_code == 200
+    assert response.get_json()["cards"]
+
+
+def test_feedback_audience_is_the_feedback_url(client):
+    token = make_token(aud=INVOKE + "/feedback")
+    response = client.post("/cds-services/brain-metastases/feedback", headers={"Authorization": f"Bearer {token}"},
+                           json={"feedback": [{"card": "c", "outcome": "overridden",
+                                               "outcomeTimestamp": "2026-11-24T09:00:00Z"}]})
+    assert response.status_code == 200
+
+
+def test_audience_may_be_a_list(client):
+    assert get(client, make_token(aud=["https://other.example.org", DISCOVERY])).status_code == 200
+
+
+def test_future_iat_within_leeway_is_accepted(client):
+    """The sandbox rounds iat up (Math.round): it can be in the future."""
+    assert get(client, make_token(iat_in=30)).status_code == 200
+
+
+def test_jku_on_the_allow_list_is_accepted(client):
+    with responses.RequestsMock() as mock:
+        mock.get(JWKS_URL, json=jwks(public_jwk(SANDBOX_KEY, "sb-1")))
+        token = make_token(SANDBOX_KEY, kid="sb-1", iss=ISS_URL, extra_headers={"jku": JWKS_URL})
+        assert get(client, token).status_code == 200
+
+
+def test_public_base_url_sets_the_expected_audience(make_app, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1"))))
+    app = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)},
+                   public_base_url="https://cds.example.org/neuro")
+    c = app.test_client()
+    assert get(c, make_token(aud="https://cds.example.org/neuro/cds-services")).status_code == 200
+    assert get(c, make_token(aud=DISCOVERY)).status_code == 401
+
+
+# -- rejected ----------------------------------------------------------------------------------------
+
+def _hs256():
+    return jwt.encode({"iss": ISS_FILE, "aud": DISCOVERY, "exp": int(time.time()) + 300, "iat": int(time.time()),
+                       "jti": "x"}, "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256",
+                      headers={"kid": "ec-1"})
+
+
+REJECTED = {
+    "no token": lambda: None,
+    "alg none": unsigned_token,
+    "HS256": _hs256,
+    "ES256 is not pinned": lambda: make_token(ec.generate_private_key(ec.SECP256R1()), "ES256"),
+    "wrong aud": lambda: make_token(aud="https://other.example.org/cds-services"),
+    "aud of another endpoint": lambda: make_token(aud=INVOKE),
+    "expired": lambda: make_token(exp_in=-120),
+    "iat too far in the future": lambda: make_token(iat_in=600),
+    "untrusted iss": lambda: make_token(iss="https://evil.example.org"),
+    "jku not allow-listed": lambda: make_token(extra_headers={"jku": "https://evil.example.org/jwks.json"}),
+    "signed by another key": lambda: make_token(OTHER_EC_KEY),
+    "RSA kid with ES384": lambda: make_token(EC_KEY, "ES384", "rsa-1"),
+    "key alg differs": lambda: make_token(RSA_KEY, "RS384", "ec-1"),
+    "no kid": lambda: jwt.encode({"iss": ISS_FILE, "aud": DISCOVERY, "exp": int(time.time()) + 60,
+                                  "iat": int(time.time()), "jti": "x"}, EC_KEY, algorithm="ES384"),
+    "typ not JWT": lambda: make_token(extra_headers={"typ": "at+jwt"}),
+    "no jti": lambda: make_token(drop=("jti",)),
+    "no exp": lambda: make_token(drop=("exp",)),
+    "no iat": lambda: make_token(drop=("iat",)),
+    "garbage": lambda: "not.a.jwt",
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTED))
+def test_rejected_without_details(client, case):
+    response = get(client, REJECTED[case]())
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "unauthorized", "message": "Unauthorized"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_non_bearer_scheme_is_rejected(client):
+    response = client.get("/cds-services", headers={"Authorization": f"Basic {make_token()}"})
+    assert response.status_code == 401
+
+
+def test_replayed_jti_is_rejected(client):
+    token = make_token(jti="once")
+    assert get(client, token).status_code == 200
+    assert get(client, token).status_code == 401
+    assert get(client, make_token(jti="once")).status_code == 401
+
+
+def test_unknown_kid_is_rejected_after_one_refresh(jwt_app):
+    client = jwt_app.test_client()
+    cache = jwt_app.extensions["cds"].verifier.jwks
+    clock = [1000.0]
+    cache.clock = lambda: clock[0]
+    with responses.RequestsMock() as mock:
+        mock.get(JWKS_URL, json=jwks(public_jwk(SANDBOX_KEY, "sb-1")))
+        assert get(client, make_token(SANDBOX_KEY, kid="sb-1", iss=ISS_URL)).status_code == 200
+        assert len(mock.calls) == 1
+        clock[0] += 31
+        assert get(client, make_token(SANDBOX_KEY, kid="sb-unknown", iss=ISS_URL)).status_code == 401
+        assert len(mock.calls) == 2  # one refresh
+        assert get(client, make_token(SANDBOX_KEY, kid="sb-other", iss=ISS_URL)).status_code == 401
+        assert len(mock.calls) == 2  # rate-limited: no second refresh
+
+
+def test_rotated_key_is_found_by_refreshing(jwt_app):
+    client = jwt_app.test_client()
+    cache = jwt_app.extensions["cds"].verifier.jwks
+    clock = [1000.0]
+    cache.clock = lambda: clock[0]
+    new_key = ec.generate_private_key(ec.SECP384R1())
+    with responses.RequestsMock() as mock:
+        mock.get(JWKS_URL, json=jwks(public_jwk(SANDBOX_KEY, "sb-1")))
+        mock.get(JWKS_URL, json=jwks(public_jwk(SANDBOX_KEY, "sb-1"), public_jwk(new_key, "sb-2")))
+        assert get(client, make_token(SANDBOX_KEY, kid="sb-1", iss=ISS_URL)).status_code == 200
+        clock[0] += 31
+        assert get(client, make_token(new_key, kid="sb-2", iss=ISS_URL)).status_code == 200
+        assert len(mock.calls) == 2
+
+
+def test_jwks_endpoint_down_means_401_not_500(client):
+    with responses.RequestsMock() as mock:
+        mock.get(JWKS_URL, status=503)
+        assert get(client, make_token(SANDBOX_KEY, kid="sb-1", iss=ISS_URL)).status_code == 401
+
+
+def test_startup_needs_no_network(make_app, tmp_path):
+    with responses.RequestsMock() as mock:  # any request would raise ConnectionError
+        make_app(jwt_required=True, trusted_issuers={ISS_URL: (JWKS_URL,)})
+        assert len(mock.calls) == 0
+
+
+def test_health_and_metrics_need_no_jwt(client):
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_every_cds_endpoint_needs_a_jwt(client):
+    assert client.get("/cds-services").status_code == 401
+    assert client.post("/cds-services/brain-metastases", json=hook_request()).status_code == 401
+    assert client.post("/cds-services/brain-metastases/feedback", json={"feedback": []}).status_code == 401
+
+
+def test_the_token_is_never_logged(client, caplog):
+    caplog.set_level("DEBUG")
+    token = make_token(aud="https://wrong.example.org")
+    get(client, token)
+    assert "jwt rejected" in caplog.text
+    assert token not in caplog.text and token.split(".")[2] not in caplog.text
+
+
+def test_rejections_are_counted(client):
+    get(client)
+    get(client, "x.y.z")
+    assert "cds_jwt_rejected_total 2.0" in client.get("/metrics").get_data(as_text=True)
