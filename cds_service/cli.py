@@ -63,6 +63,7 @@ def serve(host: str, port: int, demo_fhir: bool | None) -> None:
     from werkzeug.serving import run_simple
 
     from cds_service.app import create_app
+    from cds_service.hooks.logs import RedactingRequestHandler
     from cds_service.hooks.logs import configure_logging
 
     configure_logging()
@@ -77,7 +78,7 @@ def serve(host: str, port: int, demo_fhir: bool | None) -> None:
     if config.demo_fhir:
         click.echo(f"Demo FHIR server:    http://{host}:{port}/demo/fhir", err=True)
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RedactingRequestHandler)
     finally:
         app.extensions["cds"].close()
 

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -124,11 +124,6 @@ class Config:
         config.validate()
         return config
 
-    def with_overrides(self, **changes: Any) -> "Config":
-        config = replace(self, **{k: v for k, v in changes.items() if v is not None})
-        config.validate()
-        return config
-
     # -- checking ----------------------------------------------------------------
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the setting when a value makes no sense."""
@@ -157,13 +152,13 @@ class Config:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"CDS_ALLOWED_FHIR_SERVERS: {url!r} is not an http(s) base URL")
-        if self.jwt_required and not self.trusted_issuers:
-            raise ConfigError("CDS_JWT_REQUIRED is on but CDS_TRUSTED_ISSUERS is empty: no client could call")
         if self.production and not self.allowed_fhir_servers:
             raise ConfigError(
                 "CDS_ALLOWED_FHIR_SERVERS must be set in production (comma-separated FHIR base URLs "
                 "the service may fetch from)"
             )
+        if self.jwt_required and not self.trusted_issuers:
+            raise ConfigError("CDS_JWT_REQUIRED is on but CDS_TRUSTED_ISSUERS is empty: no client could call")
         if self.public_base_url is not None:
             parts = urlsplit(self.public_base_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -189,3 +190,42 @@ def test_is_loopback_host(host, loopback):
 def test_is_postgres():
     assert Config(database="postgresql://127.0.0.1/test").is_postgres is True
     assert Config(database="/tmp/x.sqlite3").is_postgres is False
+
+
+def test_wsgi_entry_point_is_production(monkeypatch, tmp_path):
+    import importlib
+    import logging
+    import sys as _sys
+
+    import cds_service.engine
+
+    for name in [n for n in os.environ if n.startswith("CDS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CDS_DATABASE", str(tmp_path / "f.sqlite3"))
+    monkeypatch.setattr(cds_service.engine.Engine, "load", classmethod(lambda cls, tz="Europe/Amsterdam": "engine"))
+    root_handlers = list(logging.getLogger().handlers)
+    root_level = logging.getLogger().level
+    try:
+        _sys.modules.pop("cds_service.wsgi", None)
+        with pytest.raises(ConfigError, match="CDS_ALLOWED_FHIR_SERVERS must be set in production"):
+            importlib.import_module("cds_service.wsgi")
+        monkeypatch.setenv("CDS_ALLOWED_FHIR_SERVERS", "https://fhir.example.org/r4")
+        _sys.modules.pop("cds_service.wsgi", None)
+        with pytest.raises(ConfigError, match="CDS_TRUSTED_ISSUERS is empty"):
+            importlib.import_module("cds_service.wsgi")
+        monkeypatch.setenv("CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "https://ehr.example.org/jwks"}')
+        _sys.modules.pop("cds_service.wsgi", None)
+        wsgi = importlib.import_module("cds_service.wsgi")
+        state = wsgi.app.extensions["cds"]
+        assert state.config.production is True
+        assert state.config.jwt_required is True
+        assert state.verifier is not None
+        assert wsgi.app.test_client().get("/cds-services").status_code == 401
+        state.close()
+    finally:
+        _sys.modules.pop("cds_service.wsgi", None)
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if handler not in root_handlers:
+                root.removeHandler(handler)
+        root.setLevel(root_level)

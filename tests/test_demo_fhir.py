@@ -10,7 +10,7 @@ from flask import Flask
 
 from cds_service import demo_fhir
 from cds_service.demo_fhir import demo_fhir_base
-from cds_service.ehr.fixtures import FIXTURE_NOW, bundle_resources, bundled_patient_ids, read_bundles
+from cds_service.ehr.fixtures import FIXTURE_NOW, bundle_resources, bundled_patient_ids, read_bundles, read_cases
 
 FHIR_JSON = "application/fhir+json"
 
@@ -192,14 +192,67 @@ def test_without_an_app_clock_dates_move_to_the_real_now(reads) -> None:
     assert abs(moved - expected) < timedelta(minutes=2)
 
 
-@pytest.mark.parametrize("patient_id", bundled_patient_ids())
-def test_every_bundled_patient_is_served(patient_id: str) -> None:
+@pytest.fixture(scope="module")
+def bundled_client():
+    """The real bundled fixtures, read once for all patients."""
     app = Flask("bundled")
     app.extensions["cds"] = SimpleNamespace(clock=lambda: FIXTURE_NOW)
     app.register_blueprint(demo_fhir.blueprint, url_prefix="/demo/fhir")
-    client = app.test_client()
+    return app.test_client()
+
+
+@pytest.mark.parametrize("patient_id", bundled_patient_ids())
+def test_every_bundled_patient_is_served(bundled_client, patient_id: str) -> None:
+    client = bundled_client
     resources = bundle_resources(read_bundles([patient_id])[patient_id])
     assert client.get(f"/demo/fhir/Patient/{patient_id}").get_json()["id"] == patient_id
     for resource in resources:
         served = client.get(f"/demo/fhir/{resource['resourceType']}/{resource['id']}").get_json()
         assert served == resource  # at FIXTURE_NOW nothing is shifted
+
+
+# -- the real service, fetching from its own demo FHIR API ------------------------------------
+
+DEMO_CASES = [(c, s) for c in read_cases() for s in c.get("expect") or {}
+              if not c.get("now") and not c.get("unavailable")]  # the demo serves every key, at the clock's day
+
+
+@pytest.fixture(scope="module")
+def demo_service(tmp_path_factory):
+    """``cds-service serve`` as a new user runs it: demo FHIR on, no allow-list, clock at FIXTURE_NOW."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from cds_service.app import create_app
+    from cds_service.config import Config
+
+    config = Config(demo_fhir=True, fixed_now=FIXTURE_NOW,
+                    database=str(tmp_path_factory.mktemp("demo") / "feedback.sqlite3"))
+    app = create_app(config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    app.extensions["cds"].close()
+
+
+@pytest.mark.parametrize(("case", "service_id"), DEMO_CASES, ids=[f"{c['id']}:{s}" for c, s in DEMO_CASES])
+def test_services_read_the_demo_fhir_api(demo_service, case: dict, service_id: str) -> None:
+    import requests
+
+    from cds_service.ehr.fixtures import case_patient_id
+    from cds_service.ehr.request import ORDER_HOOKS, build_request
+    from cds_service.services import SERVICES_BY_ID
+
+    hook = SERVICES_BY_ID[service_id].hook
+    orders = hook in ORDER_HOOKS
+    drafts = [e["resource"] for e in (case.get("draft_orders") or {}).get("entry") or ()] if orders else []
+    body = build_request(hook, patient_id=case_patient_id(case), fhir_server=demo_fhir_base(demo_service),
+                         draft_orders=drafts, selections=tuple(case.get("selections") or ()) if orders else ())
+    response = requests.post(f"{demo_service}/cds-services/{service_id}", json=body, timeout=60)
+    assert response.status_code == 200, response.text[:500]
+    rules = [card["source"]["topic"]["code"] for card in response.json()["cards"]]
+    assert sorted(rules) == sorted(case["expect"][service_id])

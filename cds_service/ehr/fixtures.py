@@ -90,6 +90,12 @@ def case_titles(cases: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     return titles
 
 
+def service_patient_ids(cases: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Patients of cases with service expectations (not the ``facts_only`` test data of the facts layer,
+    some of which is deliberately malformed and is refused by validating FHIR servers)."""
+    return {case_patient_id(case) for case in cases if case.get("expect")}
+
+
 def bundle_resources(bundle: Mapping[str, Any]) -> list[Resource]:
     return [e["resource"] for e in bundle.get("entry") or () if isinstance(e.get("resource"), dict)]
 

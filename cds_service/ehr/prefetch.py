@@ -58,10 +58,11 @@ def is_search(query: str) -> bool:
 
 @dataclass
 class PrefetchResult:
-    """The ``prefetch`` object to send, and the keys that were left out with the reason."""
+    """The ``prefetch`` object to send, the keys left out (with the reason) and the reads that found nothing."""
 
     prefetch: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    not_found: dict[str, str] = field(default_factory=dict)  # key -> the read that answered 404 (sent as null)
 
 
 def run_prefetch(templates: Mapping[str, str], context: Mapping[str, Any],
@@ -83,6 +84,7 @@ def run_prefetch(templates: Mapping[str, str], context: Mapping[str, Any],
         except FhirError as exc:
             if exc.status == 404 and not is_search(query):
                 result.prefetch[key] = None
+                result.not_found[key] = query
             else:
                 result.failed[key] = str(exc)
     return result

@@ -37,13 +37,17 @@ def draft_orders_bundle(resources: Iterable[Mapping[str, Any]]) -> dict:
 
 
 def read_draft_orders(paths: Sequence[str | Path]) -> list[dict]:
-    """Orders from JSON files: each holds one resource, or a Bundle whose entry resources are orders."""
+    """Orders from JSON files: one resource, a Bundle of orders, or a hook request (its ``context.draftOrders``)."""
     orders: list[dict] = []
     for path in paths:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RequestError(f"{path}: cannot read a JSON resource ({exc})") from None
+        if isinstance(data, dict) and "hook" in data and isinstance(data.get("context"), dict):
+            data = data["context"].get("draftOrders")
+            if not isinstance(data, dict):
+                raise RequestError(f"{path}: a hook request without context.draftOrders")
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
             orders.extend(e["resource"] for e in data.get("entry") or () if isinstance(e.get("resource"), dict))
         elif isinstance(data, dict):

@@ -61,6 +61,9 @@ def parse_code(text: Any, systems: Mapping[str, tuple[str, ...]], where: str) ->
             raise MappingError(f"{where}: unknown code system alias {alias!r} in {raw!r} (known: {known})")
         urls = systems[alias]
     code = code.strip()
+    if any(ch in code for ch in "\"' \t"):
+        raise MappingError(f"{where}: {raw!r}: a code cannot contain quotes or spaces (quote the whole "
+                           "string in YAML: \"LOCAL 0\")")
     if not code or not all(urls):
         raise MappingError(f"{where}: {raw!r} needs a system and a code")
     prefix = code.endswith("*")

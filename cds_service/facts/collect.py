@@ -193,7 +193,7 @@ class Reader:
             return
         except _Unreadable as exc:
             out.unusable.setdefault(spec.name, []).append(Unusable(when, ref, str(exc)))
-            out.problems.append(f"{ref}: {spec.name}: {exc}")
+            out.problems.append(f"{ref}: {spec.name.strip('_').replace('_', ' ')}: {exc}")
             return
         if spec.attrs:
             attrs.update(self.read_attrs(spec.attrs, res))
@@ -259,14 +259,9 @@ class Reader:
         if implied is not None and not each_code:
             return implied.value, VALUE, dict(implied.attrs)
         if vs.type in ("boolean", "presence"):
-            try:
-                flag, attrs = self._from_paths(vs, holder)
-            except _Unreadable as exc:
-                if vs.type == "presence" and str(exc) == "no value" and not any(
-                    k.startswith("value") for k in holder
-                ):
-                    return vs.present, PRESENT, {}  # no value[x] at all: the code is the finding
-                raise
+            if vs.type == "presence" and not any(k.startswith("value") for k in holder):
+                return vs.present, PRESENT, {}  # no value[x] at all: the code is the finding
+            flag, attrs = self._from_paths(vs, holder)
             if not isinstance(flag, bool):
                 raise _Unreadable(f"expected yes/no, got {flag!r}")
             return (vs.present, PRESENT, attrs) if flag else (vs.absent, ABSENT, attrs)
@@ -287,10 +282,15 @@ class Reader:
                         continue
                     if result is not None:
                         return result
+        if problem and vs.type == "code":
+            expected = ", ".join(dict.fromkeys(str(a.value) for _c, a in vs.answers))
+            raise _Unreadable(f"no recognised value (expected one of: {expected})")
         if problem:
             raise _Unreadable(problem)
         if "dataAbsentReason" in holder:
             raise _NothingRecorded()
+        if holder.get("component") and not any(k.startswith("value") for k in holder):
+            raise _NothingRecorded()  # a panel: the values are in its components
         raise _Unreadable("no value")
 
     def _one(self, vs: ValueSpec, item: Any) -> tuple[Any, dict[str, Any]] | None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from cds_service.facts.model import Fact, FactStatus, Lesion, Provenance
-from cds_service.facts.select import known, stale, unknown
+from cds_service.facts.select import unavailable, unknown
 from cds_service.facts.work import Work
 from cds_service.fhir import parse
 from cds_service.fhir.parse import as_dict, as_list, codings
@@ -284,7 +284,6 @@ def _estimate(name: str, value: float, provs: tuple[Provenance, ...], notes: tup
 
 
 def _unavailable(w: Work, name: str, sources: Iterable[str]) -> Fact:
-    from cds_service.facts.select import unavailable
     return unavailable(name, w.missing(*sources))
 
 
@@ -388,5 +387,3 @@ def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
 def _day(when: Any) -> str:
     return when.date().isoformat() if isinstance(when, datetime) else str(when or "no date")
 
-
-__all__ = ["derive_lesions", "LesionReader", "known", "stale"]

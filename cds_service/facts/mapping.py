@@ -370,27 +370,43 @@ def _compile(docs: list[tuple[str, dict]]) -> MappingSet:
         else:
             raise MappingError(f"{fname}: extend.{key}: no fact or codeset of that name")
 
-    for key, (fname, codes, desc) in raw_codesets.items():
+    compiling: list[str] = []
+
+    def compile_codeset(key: str) -> CodeTable:
+        if key in ms.codesets:
+            return ms.codesets[key]
+        if key not in raw_codesets:
+            raise MappingError(f"{raw_codesets[compiling[-1]][0]}: codesets.{compiling[-1]}: includes codeset "
+                               f"{key!r}, which is not defined")
+        if key in compiling:
+            raise MappingError(f"{raw_codesets[key][0]}: codesets include each other in a loop: "
+                               f"{' → '.join(compiling + [key])}")
+        compiling.append(key)
+        fname, codes, desc = raw_codesets[key]
         where = f"{fname}: codesets.{key}"
         table: CodeTable = CodeTable()
-        if isinstance(codes, list):
-            for c in codes:
-                table.add(parse_code(c, ms.systems, where), True)
-        elif isinstance(codes, dict):
-            for c, v in codes.items():
-                if v is None:
-                    raise MappingError(f"{where}: {c!r} has no value")
-                table.add(parse_code(c, ms.systems, where), v)
-        else:
+        items = [(c, True) for c in codes] if isinstance(codes, list) else list(codes.items()) \
+            if isinstance(codes, dict) else None
+        if items is None:
             raise MappingError(f"{where}: codes must be a list or a mapping")
+        for c, v in items:
+            if isinstance(c, str) and c.startswith("@"):  # include another codeset (null keeps its values)
+                for spec, value in compile_codeset(c[1:]):
+                    table.add(spec, value if v is None or v is True and isinstance(codes, list) else v)
+                continue
+            if v is None:
+                raise MappingError(f"{where}: {c!r} has no value")
+            table.add(parse_code(c, ms.systems, where), v)
+        compiling.pop()
         ms.codesets[key] = table
         ms.codeset_info[key] = {"file": fname, "description": desc}
+        return table
+
+    for key in raw_codesets:
+        compile_codeset(key)
 
     for key, (fname, raw) in raw_facts.items():
         ms.facts[key] = _fact(ms, fname, key, raw)
-    for key, site in ms.sites.items():
-        if site.region not in ("brain", "spine", "other"):
-            raise MappingError(f"sites.{key}: region must be brain, spine or other")
     return ms
 
 
@@ -409,8 +425,16 @@ def _site(fname: str, key: str, raw: Any) -> Site:
     for flag in ("critical", "posterior_fossa"):
         if raw.get(flag) not in (True, False, None):
             raise MappingError(f"{where}.{flag} must be true, false or null")
+    if raw.get("region", "other") not in ("brain", "spine", "other"):
+        raise MappingError(f"{where}.region must be brain, spine or other")
     return Site(key=key, region=str(raw.get("region") or "other"), critical=raw.get("critical"),
                 posterior_fossa=raw.get("posterior_fossa"), description=str(raw.get("description") or ""))
+
+
+def _codeset(ms: MappingSet, name: str, where: str) -> CodeTable:
+    if name not in ms.codesets:
+        raise MappingError(f"{where}: codeset {name!r} is required but not defined")
+    return ms.codesets[name]
 
 
 def _codes(ms: MappingSet, raw: Any, where: str) -> list[CodeSpec]:
@@ -421,7 +445,7 @@ def _codes(ms: MappingSet, raw: Any, where: str) -> list[CodeSpec]:
     out: list[CodeSpec] = []
     for c in raw:
         if isinstance(c, str) and c.startswith("@"):
-            out.extend(spec for spec, _v in ms.codeset(c[1:]))
+            out.extend(spec for spec, _v in _codeset(ms, c[1:], where))
         else:
             out.append(parse_code(c, ms.systems, where))
     return out
@@ -432,14 +456,14 @@ def _table(ms: MappingSet, raw: Any, where: str, convert: Callable[[Any], Any] =
     if raw is None:
         return table
     if isinstance(raw, str) and raw.startswith("@"):
-        for spec, value in ms.codeset(raw[1:]):
+        for spec, value in _codeset(ms, raw[1:], where):
             table.add(spec, convert(value))
         return table
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: must be a mapping code → value (or '@codeset')")
     for c, v in raw.items():
         if isinstance(c, str) and c.startswith("@"):  # a whole codeset; null keeps its own values
-            for spec, value in ms.codeset(c[1:]):
+            for spec, value in _codeset(ms, c[1:], where):
                 table.add(spec, convert(value if v is None else v))
         else:
             table.add(parse_code(c, ms.systems, where), convert(v))
@@ -479,7 +503,7 @@ def _match(ms: MappingSet, raw: dict, where: str) -> MatchSpec:
             return None
         if not isinstance(ref, str) or not ref.startswith("@"):
             raise MappingError(f"{where}.where.{key}: must name a codeset as '@name'")
-        return ms.codeset(ref[1:])
+        return _codeset(ms, ref[1:], f"{where}.where.{key}")
 
     return MatchSpec(
         resources=frozenset(resources),

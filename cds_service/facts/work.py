@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from cds_service.facts.collect import Candidate, Collected, Unusable
 from cds_service.facts.mapping import MappingSet
-from cds_service.facts.model import Fact, Lesion, MdoDiscussion, Treatment
+from cds_service.facts.model import Fact, FactStatus, Lesion, MdoDiscussion, Treatment
 from cds_service.facts.select import Context, unavailable, unknown
 
 
@@ -56,13 +56,9 @@ class Work:
         missing = self.missing(*sources)
         if missing:
             return unavailable(name, missing)
-        return Fact(name=name, value=value, status=_KNOWN, attrs={"assumed": True, **attrs},
+        return Fact(name=name, value=value, status=FactStatus.KNOWN, attrs={"assumed": True, **attrs},
                     notes=("nothing recorded",))
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
 
-
-from cds_service.facts.model import FactStatus  # noqa: E402  (kept below the class for readability)
-
-_KNOWN = FactStatus.KNOWN

@@ -349,7 +349,7 @@ class OrderClassifier:
     @staticmethod
     def _order_id(entry: _Entry) -> str:
         rtype = entry.resource.get("resourceType")
-        rid = _str(entry.resource.get("id")) if isinstance(entry.resource.get("id"), str) else None
+        rid = _str(entry.resource.get("id"))
         if rid:
             return f"{rtype}/{rid}"
         return entry.full_url or f"{rtype}/#entry-{entry.index + 1}"
@@ -370,7 +370,7 @@ class OrderClassifier:
         rtype = res.get("resourceType")
         if rtype == "Condition":
             return None  # a reason that travels with the orders, not an order
-        status = _str(res.get("status")) if isinstance(res.get("status"), str) else None
+        status = _str(res.get("status"))
         if status and status in self.mapping.ignore_status:
             return None
         order_id = self._order_id(entry)

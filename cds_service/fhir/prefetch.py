@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from threading import Lock
@@ -124,6 +125,7 @@ class _Slot:
 
     spec: PrefetchKey
     resources: Sequence[Mapping[str, Any]] = ()
+    entries: Sequence[Any] | None = None  # a complete client Bundle's entries, read in the final single pass
     fetch: str | None = None  # "query" → fetch the rendered query; "follow" → complete the Bundle
     bundle: Mapping[str, Any] | None = None
     query: str = ""
@@ -186,7 +188,7 @@ class PrefetchResolver:
         for m in missing:
             log.info("prefetch %s unavailable (optional): %s", m.key, m.reason)
         return PatientData(
-            resources=_flatten(s.resources for s in slots if s.missing is None),
+            resources=_flatten(s for s in slots if s.missing is None),
             unavailable=frozenset(m.key for m in missing),
         )
 
@@ -197,10 +199,10 @@ class PrefetchResolver:
             value = sent[spec.key]
             if value is None:  # "no data": an empty result, not fetched
                 return slot
-            rtype = value.get("resourceType") if isinstance(value, Mapping) else None
+            rtype = value.get("resourceType") if isinstance(value, dict) else None
             if rtype == "Bundle":
-                slot.resources = bundle_resources(value)
                 if next_link(value) is None:
+                    slot.entries = value.get("entry") or ()
                     return slot
                 slot.fetch, slot.bundle, slot.why_fetch = "follow", value, "the prefetched Bundle has more pages"
                 return slot
@@ -227,10 +229,10 @@ class PrefetchResolver:
         futures: list[tuple[_Slot, Future]] = [
             (slot, pool.submit(self._fetch_one, slot, fhir_server, token)) for slot in pending
         ]
-        wait = self.client.timeout + self.wait_margin
+        deadline = time.monotonic() + self.client.timeout + self.wait_margin  # one budget for all keys
         for slot, future in futures:
             try:
-                future.result(timeout=wait)
+                future.result(timeout=max(deadline - time.monotonic(), 0))
             except FutureTimeout:
                 future.cancel()
                 slot.missing = MissingKey(slot.spec.key, slot.spec.query,
@@ -251,17 +253,40 @@ class PrefetchResolver:
             raise
 
 
-def _flatten(groups: Iterable[Sequence[Mapping[str, Any]]]) -> tuple[Mapping[str, Any], ...]:
-    """All resources once (by ``Type/id``; resources without an id are all kept)."""
-    seen: set[tuple[str, str]] = set()
+def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
+    """All resources once (by ``Type/id``; resources without an id are all kept).
+
+    The hot path: one pass over every prefetched resource, plain ``dict`` checks,
+    no copies. Bundle entries are read here directly (search-outcome
+    OperationOutcomes skipped, as in :func:`bundle_resources`).
+    """
+    seen: set[tuple[Any, Any]] = set()
+    add = seen.add
     out: list[Mapping[str, Any]] = []
-    for group in groups:
-        for resource in group:
+    append = out.append
+    for slot in slots:
+        if slot.entries is None:
+            for resource in slot.resources:
+                rid = resource.get("id")
+                if rid:
+                    key = (resource.get("resourceType"), rid)
+                    if key in seen:
+                        continue
+                    add(key)
+                append(resource)
+            continue
+        for entry in slot.entries:
+            resource = entry.get("resource") if type(entry) is dict else None
+            if type(resource) is not dict:
+                continue
+            rtype = resource.get("resourceType")
+            if rtype == "OperationOutcome" and (entry.get("search") or {}).get("mode") == "outcome":
+                continue
             rid = resource.get("id")
             if rid:
-                key = (resource.get("resourceType", ""), rid)
+                key = (rtype, rid)
                 if key in seen:
                     continue
-                seen.add(key)
-            out.append(resource)
+                add(key)
+            append(resource)
     return tuple(out)

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Request
 
 from cds_service.errors import Unauthorized
@@ -35,6 +36,7 @@ from cds_service.errors import Unauthorized
 log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ("ES384", "RS384")
+_KEY_TYPES = {"ES384": ec.EllipticCurvePublicKey, "RS384": rsa.RSAPublicKey}
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 
 
@@ -150,7 +152,7 @@ class JwtVerifier:
             return self._verify(token, audience)
         except JwtRejected as exc:
             log.warning("jwt rejected: %s", exc)
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # malformed tokens and unusable keys
             log.warning("jwt rejected: %s", type(exc).__name__)
         raise Unauthorized("Unauthorized")
 
@@ -178,6 +180,8 @@ class JwtVerifier:
         key, key_alg = found
         if key_alg is not None and key_alg != alg:
             raise JwtRejected("the key's alg differs from the token's")
+        if not isinstance(key.key, _KEY_TYPES[alg]):
+            raise JwtRejected("the key type does not fit the algorithm")
         audiences = list(dict.fromkeys([audience, audience.rstrip("/")]))
         claims = jwt.decode(
             token,

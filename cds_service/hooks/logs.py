@@ -12,6 +12,8 @@ import os
 import sys
 from datetime import datetime, timezone
 
+from werkzeug.serving import WSGIRequestHandler
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -41,3 +43,18 @@ def configure_logging(level: str | None = None) -> None:
     handler._cds_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("CDS_LOG_LEVEL") or "INFO").upper())
+
+
+class RedactingRequestHandler(WSGIRequestHandler):
+    """The development server's access log without query strings or resource ids.
+
+    werkzeug logs the request line, which would put patient ids in the log
+    (``/demo/fhir/Condition?patient=…``, ``/demo/fhir/Patient/<id>``).
+    """
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/demo/fhir/"):
+            path = "/demo/fhir/" + path[len("/demo/fhir/"):].split("/", 1)[0]
+        status = getattr(code, "value", code)
+        self.log("info", '"%s %s" %s', self.command, path, status)

@@ -38,10 +38,19 @@ class CdsState:
     discovery_body: bytes = b""
 
     def extra_allowed_fhir(self, host_url: str) -> tuple[str, ...]:
-        """FHIR bases allowed besides the allow-list: the embedded demo server when it is on."""
+        """FHIR bases allowed besides the allow-list: the embedded demo server when it is on.
+
+        The request's Host header is client-controlled, so in production the demo base is
+        taken from ``CDS_PUBLIC_BASE_URL`` only (otherwise a client could point the service
+        at any host by sending a matching Host header).
+        """
         if self.demo_fhir_base is None:
             return ()
-        return (self.demo_fhir_base(self.config.public_base_url or host_url),)
+        if self.config.public_base_url:
+            return (self.demo_fhir_base(self.config.public_base_url),)
+        if self.config.production:
+            return ()
+        return (self.demo_fhir_base(host_url),)
 
     def close(self) -> None:
         """Flush and release everything (tests and shutdown)."""

@@ -38,12 +38,14 @@ from cds_service.pathways.brain_treatment import (
     TX_SRS,
     TX_SYSTEMIC,
     TX_WBRT,
-    local,
+    local_context,
     palliative,
+    resection,
+    srs_or_wbrt,
     systemic,
 )
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, RESTRAINT, Triage, triage, triage_finding
-from cds_service.pathways.brain_walk import Combined, Walk, by_variant, run
+from cds_service.pathways.brain_walk import Combined, Walk, by_variant, marker, run
 from cds_service.pathways.common import DATA_MISSING, data_missing
 from cds_service.pathways.mdo_info import mdo_information, referral_note
 from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec
@@ -86,12 +88,16 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     if facts.value("treatment_wish") is False:
         sections = [Combined(findings=[_no_treatment_wish()]), run(lambda w: rpa(facts, w), facts, by_variant)]
     else:
-        sections = [
-            run(lambda w: _mdo_and_treatment(facts, w), facts),
+        mdo = run(lambda w: _triage_section(facts, w), facts)
+        sections = [mdo, *_treatment_sections(facts, mdo)]
+        sections += [
             run(lambda w: postop(facts, w, ctx.now), facts),
             run(lambda w: followup_mri(facts, w, ctx.now), facts),
             run(lambda w: rpa(facts, w), facts, by_variant),
         ]
+        info = _info_missing(facts) if _refers_to_mdo(mdo.findings) else None
+        if info is not None:
+            sections.append(Combined(findings=[info]))
     findings = [f for s in sections for f in s.findings]
     care = palliative(facts)
     if care is not None:
@@ -127,7 +133,8 @@ def _mdo_suggestion(facts: Facts) -> SuggestionSpec:
     return SuggestionSpec("refer-mdo", (ActionSpec("create", "mdo-referral", params={"note": referral_note(facts)}),))
 
 
-def _mdo_and_treatment(facts: Facts, walk: Walk) -> list[Finding]:
+def _triage_section(facts: Facts, walk: Walk) -> list[Finding]:
+    """Triage (001), neurology referral and recurrence; a marker tells the treatment sections the context."""
     out: list[Finding] = []
     t: Triage | None = None
     if facts.value("radionecrosis_suspected") is True:
@@ -136,19 +143,33 @@ def _mdo_and_treatment(facts: Facts, walk: Walk) -> list[Finding]:
     else:
         t = triage(facts, walk)
         out.append(triage_finding(facts, t, walk, _mdo_suggestion))
-        out.extend(local(facts, walk, t))
+    out.append(marker(f"local:{local_context(facts, t)}"))
     out.extend(_neuro_referral(facts, walk))
-    out.extend(systemic(facts, walk))
     out.extend(recurrence(facts, walk, t, _mdo_suggestion))
-    refers_to_mdo = any(
-        f.rule_id in (MDO_NEURO, RECURRENCE_MDO) and any(s.label_key == "refer-mdo" for s in f.suggestions)
-        for f in out
-    )
-    if refers_to_mdo:
-        info = _info_missing(facts)
-        if info is not None:
-            out.append(info)
     return out
+
+
+def _treatment_sections(facts: Facts, mdo: Combined) -> list[Combined]:
+    """000's considerations: systemic therapy always; resection / SRS / WBRT in the triage's context.
+
+    Run as separate sections (each follows its own unknown branches). When the triage runs disagree on
+    the context, the local considerations cannot be given: the triage's DATA-MISSING names why.
+    """
+    sections = [run(lambda w: systemic(facts, w), facts)]
+    contexts = [m.removeprefix("local:") for m in mdo.markers if m.startswith("local:")]
+    if len(contexts) == 1:
+        context = contexts[0]
+        sections.append(run(lambda w: resection(facts, w, context), facts))
+        sections.append(run(lambda w: srs_or_wbrt(facts, w, context), facts))
+    return sections
+
+
+def _refers_to_mdo(findings: list[Finding]) -> bool:
+    """A card that proposes a referral to the neuro-oncology MDO: then the MDO information matters."""
+    return any(
+        f.rule_id in (MDO_NEURO, RECURRENCE_MDO) and any(s.label_key == "refer-mdo" for s in f.suggestions)
+        for f in findings
+    )
 
 
 def _neuro_referral(facts: Facts, walk: Walk) -> list[Finding]:
@@ -182,7 +203,7 @@ def _info_missing(facts: Facts, *, indicator: str | None = None, variant: str | 
         indicator=indicator,
         variant=variant,
         notes=tuple(f"item:{key}" for key in info.missing),
-        params={"missing_count": len(info.missing)},
+        params={"missing_count": len(info.missing), "item_count": len(info.present) + len(info.missing)},
         order_id=order_id,
     )
 

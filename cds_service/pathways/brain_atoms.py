@@ -135,9 +135,18 @@ def count_le(facts: Facts, n: int) -> Atom:
     return Atom(f"count<={n}", f"≤ {n} metastases", None if c is None else c <= n, ("brain_metastasis_count",))
 
 
+def _estimate_label(facts: Facts, name: str) -> str:
+    fact = facts[name]
+    estimate = fact.attrs.get("estimate") if not fact.known and fact.attrs else None
+    if estimate is None:
+        return ""
+    return f" (only a sphere estimate from the diameter: ≈ {float(estimate):.1f} cm³, not used as a recorded volume)"
+
+
 def total_volume_le(facts: Facts, cm3: float) -> Atom:
     v = facts.value("total_volume_cm3")  # recorded volumes only; an estimate leaves the value unknown
-    return Atom(f"total-volume<={_fmt(cm3)}", f"total tumour volume ≤ {_fmt(cm3)} cm³",
+    return Atom(f"total-volume<={_fmt(cm3)}",
+                f"total tumour volume ≤ {_fmt(cm3)} cm³" + _estimate_label(facts, "total_volume_cm3"),
                 None if v is None else v <= cm3, ("total_volume_cm3",))
 
 
@@ -151,7 +160,9 @@ def largest_volume_le(facts: Facts, cm3: float) -> Atom:
     if total is not None and (total <= cm3 or facts.value("brain_metastasis_count") == 1):
         return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", total <= cm3,
                     ("total_volume_cm3",))
-    return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", None, ("largest_volume_cm3",))
+    return Atom(f"largest-volume<={_fmt(cm3)}",
+                f"every metastasis ≤ {_fmt(cm3)} cm³" + _estimate_label(facts, "largest_volume_cm3"), None,
+                ("largest_volume_cm3",))
 
 
 def volume_estimate(facts: Facts) -> float | None:

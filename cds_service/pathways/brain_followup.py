@@ -132,14 +132,15 @@ def followup_mri(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
 
 def mri_not_needed_after_wbrt(facts: Facts, order_id: str) -> Finding:
     """Order hook: a follow-up brain MRI is being ordered after WBRT (000: not needed). Never blocking."""
+    wbrt_date = as_datetime(facts["wbrt_done"].attrs.get("date"))
     return Finding(
         FOLLOWUP_MRI,
         facts_used=("wbrt_done",),
-        trace=(f"Draft brain MRI order; whole-brain radiotherapy given on {_day(as_datetime(facts['wbrt_done'].attrs.get('date')))}",
+        trace=(f"Draft brain MRI order; whole-brain radiotherapy given on {_day(wbrt_date)}",
                "000: after WBRT follow-up with MRI is not needed"),
         indicator="info",
         variant="not-needed-after-wbrt",
-        params={"wbrt_date": as_datetime(facts["wbrt_done"].attrs.get("date"))},
+        params={"wbrt_date": wbrt_date},
         order_id=order_id,
     )
 
@@ -196,5 +197,7 @@ def recurrence(facts: Facts, walk: Walk, t: Triage | None,
         trace.append(f"Triage of the recurrence (001): {t.rule_id}")
     if discussed:
         trace.append(f"Neuro-oncology MDO recorded on {_day(mdo_date)}, after the recurrence / suspicion")
+    elif mdo.value is True:
+        trace.append(f"Last neuro-oncology MDO on {_day(mdo_date)}, before the radionecrosis suspicion")
     return [Finding(RECURRENCE_MDO, tuple(used), missing, tuple(trace), indicator=indicator, variant=variant,
                     notes=tuple(notes), params=params, suggestions=suggestions)]

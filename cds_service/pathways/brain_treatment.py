@@ -85,14 +85,37 @@ def srs_expr(facts: Facts) -> Expr:
                at.largest_volume_le(facts, SRS_MAX_EACH_CM3))
 
 
-def local(facts: Facts, walk: Walk, t: Triage) -> list[Finding]:
-    """Resection / SRS / WBRT considerations for the neuro-oncology MDO."""
-    if t.rule_id != MDO_NEURO:
-        return []
-    if facts.value("mdo_discussed") is True:
-        return []  # the MDO has been held: the treatment plan is made there
-    start = len(walk.trace)
-    if t.route == "S2":  # KPS < 70, sent to the MDO for a chance of rapid improvement
+# What the triage means for the local-treatment considerations (one tag per triage run):
+NO_LOCAL = "none"  # not (or no longer) for the neuro-oncology MDO: no considerations
+LOW_KPS_S2 = "s2"  # KPS < 70, sent to the MDO at S2: only the resection exception (002)
+KPS_OK = "kps-ok"  # MDO with KPS ≥ 70: resection / SRS / WBRT
+KPS_LOW = "kps-low"  # MDO at S3 with KPS < 70: restraint with radiotherapy (said in the triage card)
+KPS_UNKNOWN = "kps-unknown"  # MDO at S3 reached without needing the KPS: ask it now
+
+
+def local_context(facts: Facts, t: Triage | None) -> str:
+    """The local-treatment context of a triage outcome (``None``: no triage, e.g. radionecrosis)."""
+    if t is None or t.rule_id != MDO_NEURO or facts.value("mdo_discussed") is True:
+        return NO_LOCAL  # after the MDO the treatment plan is made there
+    if t.route == "S2":
+        return LOW_KPS_S2
+    return {True: KPS_OK, False: KPS_LOW, None: KPS_UNKNOWN}[t.kps_ge_70]
+
+
+def _kps_allows_local(facts: Facts, walk: Walk, context: str) -> list[str] | None:
+    """The trace lines that open a consideration, or None when KPS < 70 (000: restraint with RT)."""
+    if context not in (KPS_OK, KPS_UNKNOWN):
+        return None
+    if not walk.decide("Treatment choice (000)", "KPS ≥ 70?", at.kps_ge_70(facts)):
+        return None
+    return ["Triage: BM-MDO-NEURO — treatment options to weigh in the MDO (000)", walk.trace[-1]]
+
+
+def resection(facts: Facts, walk: Walk, context: str) -> list[Finding]:
+    """``BM-TX-RESECTION``: 000's two indications, or 002's exception for a low KPS from mass effect."""
+    if context == LOW_KPS_S2:
+        start = len(walk.trace)
+        walk.note("Triage: BM-MDO-NEURO at S2 (KPS < 70 with a chance of rapid improvement)")
         reason = AnyOf(at.flag(facts, "mass_effect", "mass effect / much oedema"),
                        at.flag(facts, "posterior_fossa", "posterior-fossa lesion"),
                        at.flag(facts, "hydrocephalus", "hydrocephalus"))
@@ -100,15 +123,21 @@ def local(facts: Facts, walk: Walk, t: Triage) -> list[Finding]:
                        reason):
             used = ["kps", "rapid_kps_improvement_possible", "mass_effect", "posterior_fossa", "hydrocephalus"]
             return [_finding(TX_RESECTION, facts, used, walk.trace[start:], variant="low-kps",
-                             notes=_resection_notes(facts))]
+                             notes=["low-kps-exception", *_resection_notes(facts)],
+                             params={"favourable_months": at.FAVOURABLE_SURVIVAL_MONTHS})]
         return []
-    kps = at.kps_ge_70(facts)
-    if not walk.decide("Treatment choice (000)", "KPS ≥ 70?", kps):
-        return []  # KPS < 70: restraint with radiotherapy in any form (said in the triage card)
-    out = []
-    out.extend(_resection(facts, walk, [*kps.facts]))
-    out.extend(_srs_and_wbrt(facts, walk, [*kps.facts]))
-    return out
+    opening = _kps_allows_local(facts, walk, context)
+    if opening is None:
+        return []
+    return _resection(facts, walk, list(at.kps_ge_70(facts).facts), opening)
+
+
+def srs_or_wbrt(facts: Facts, walk: Walk, context: str) -> list[Finding]:
+    """``BM-TX-SRS`` when suitable for stereotactic radiotherapy, else possibly ``BM-TX-WBRT``."""
+    opening = _kps_allows_local(facts, walk, context)
+    if opening is None:
+        return []
+    return _srs_and_wbrt(facts, walk, list(at.kps_ge_70(facts).facts), opening)
 
 
 def _resection_notes(facts: Facts) -> list[str]:
@@ -123,7 +152,7 @@ def _resection_notes(facts: Facts) -> list[str]:
     return notes
 
 
-def _resection(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
+def _resection(facts: Facts, walk: Walk, used: list[str], context: list[str]) -> list[Finding]:
     start = len(walk.trace)
     single = All(at.count_eq(facts, 1), at.diameter_ge(facts, RESECTION_MM),
                  at.survival_ge(facts, at.FAVOURABLE_SURVIVAL_MONTHS),
@@ -146,12 +175,13 @@ def _resection(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
                  "disease_burden_limited", "systemic_options_remaining"]
     else:
         used += ["brain_metastasis_count", "largest_diameter_mm", "dominant_lesion_accessible"]
-    return [_finding(TX_RESECTION, facts, used, walk.trace[start:], variant="single" if count == 1 else "multiple",
+    return [_finding(TX_RESECTION, facts, used, context + walk.trace[start:],
+                     variant="single" if count == 1 else "multiple",
                      notes=_resection_notes(facts),
                      params={"favourable_months": at.FAVOURABLE_SURVIVAL_MONTHS})]
 
 
-def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
+def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str], context: list[str]) -> list[Finding]:
     start = len(walk.trace)
     estimate = at.volume_estimate(facts)
     if estimate is not None:
@@ -161,11 +191,11 @@ def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str]) -> list[Finding]:
     volume_facts = ["brain_metastasis_count", "total_volume_cm3", "largest_volume_cm3"]
     if walk.decide("SRS (000)", f"suitable for stereotactic radiotherapy: ≤ {SRS_MAX_COUNT} metastases, total "
                    f"volume ≤ {SRS_MAX_TOTAL_CM3} cm³ and every metastasis ≤ {SRS_MAX_EACH_CM3} cm³?", srs):
-        return [_finding(TX_SRS, facts, used + volume_facts, walk.trace[start:])]
+        return [_finding(TX_SRS, facts, used + volume_facts, context + walk.trace[start:])]
     effective = AnyOf(at.switch_high_response(facts), targeted_therapy_expr(facts))
     if walk.decide("WBRT (000)", "no systemic therapy with effect on the brain metastases available?", Not(effective)):
         wbrt_used = used + volume_facts + ["systemic_switch_cns_response", "primary_tumour", "driver_alteration"]
-        return [_finding(TX_WBRT, facts, wbrt_used, walk.trace[start:])]
+        return [_finding(TX_WBRT, facts, wbrt_used, context + walk.trace[start:])]
     return []
 
 

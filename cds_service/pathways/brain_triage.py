@@ -112,26 +112,27 @@ def wish_assumed(facts: Facts) -> bool:
 def triage_finding(facts: Facts, t: Triage, walk: Walk,
                    mdo_suggestion: Callable[[Facts], SuggestionSpec]) -> Finding:
     """The card for the triage outcome (``mdo_suggestion`` builds the referral suggestion)."""
+    towards_treatment = t.rule_id != RESTRAINT
     notes: list[str] = []
-    if t.rule_id != RESTRAINT:
+    if towards_treatment:
         notes.append(f"route-{t.route}")
     if t.kps_ge_70 is False:
-        notes.append("low-kps-rt-restraint")
+        notes.append("low-kps-rt-restraint")  # 000: KPS < 70 → restraint with radiotherapy in any form
     if t.rule_id == RESTRAINT:
-        notes.append("re-enter")
+        if t.kps_ge_70 is not True:
+            notes.append("re-enter")  # 001: if the KPS recovers to ≥ 70, triage again
         if t.symptomatic:
             notes.append("best-supportive-care")
     if t.symptomatic and facts.value("kps_on_dexamethasone") is True:
         notes.append("kps-on-dexamethasone")
     if not t.symptomatic and at.symptoms_assumed_absent(facts):
         notes.append("no-symptoms-recorded")
-    if t.rule_id != RESTRAINT and wish_assumed(facts):
+    missing: list[str] = []
+    if towards_treatment and wish_assumed(facts):
         notes.append("treatment-wish-assumed")
+        missing.append("treatment_wish")
     params: dict = {}
     used = list(t.facts_used)
-    missing: list[str] = []
-    if t.rule_id != RESTRAINT and wish_assumed(facts):
-        missing.append("treatment_wish")
     variant = None
     indicator = None
     suggestions: tuple = ()

@@ -237,10 +237,19 @@ def _merge(findings: Sequence[Finding]) -> Finding:
     )
 
 
+MARKER = "_"  # a rule id starting with "_" is a marker a section passes to the next, never a card
+
+
+def marker(name: str) -> Finding:
+    """A marker finding: lets a later section depend on this one (it counts as an outcome, not a card)."""
+    return Finding(rule_id=f"{MARKER}{name}")
+
+
 @dataclass(frozen=True)
 class Combined:
     findings: list[Finding] = field(default_factory=list)
     missing: Finding | None = None  # DATA-MISSING, when some unknown fact changes the advice
+    markers: tuple[str, ...] = ()  # the markers every branch produced (without the prefix)
 
 
 def combine(tree: Tree, facts: Facts) -> Combined:
@@ -249,10 +258,14 @@ def combine(tree: Tree, facts: Facts) -> Combined:
     shared = _common(tree)
     unknown_met = {f for leaf in all_leaves for f in leaf.unknown_facts}
     findings: list[Finding] = []
+    markers: list[str] = []
     for key in dict.fromkeys(leaf.identity(f) for leaf in all_leaves[:1] for f in leaf.findings):
         if key not in shared:
             continue
         merged = _merge([f for leaf in all_leaves for f in leaf.findings if leaf.identity(f) == key])
+        if merged.rule_id.startswith(MARKER):
+            markers.append(merged.rule_id.removeprefix(MARKER))
+            continue
         findings.append(_split_known(_with_unknown_notes(merged, facts, unknown_met), facts))
     deciding = _deciding_nodes(tree)
     missing = None
@@ -260,18 +273,27 @@ def combine(tree: Tree, facts: Facts) -> Combined:
         names = [n for node in deciding for n in node.atom.facts if not facts.known(n)] or [
             n for node in deciding for n in node.atom.facts
         ]
-        trace = []
-        for node in deciding:
-            yes_only = sorted(_common(node.yes) - _common(node.no))
-            no_only = sorted(_common(node.no) - _common(node.yes))
-            change = (
-                f"yes → {', '.join(yes_only) or 'no extra card'}; no → {', '.join(no_only) or 'no extra card'}"
-                if yes_only or no_only
-                else "the answer changes the advice further on"
-            )
-            trace.append(f"{node.step}: {node.question} — '{node.atom.label}' is unknown ({change})")
-        missing = data_missing(names, *dict.fromkeys(trace))
-    return Combined(findings=findings, missing=missing)
+        missing = data_missing(names, *_missing_trace(deciding))
+    return Combined(findings=findings, missing=missing, markers=tuple(markers))
+
+
+def _missing_trace(deciding: Sequence[Node]) -> list[str]:
+    """One line per flowchart question: which parts are unknown and which cards depend on them."""
+    steps: dict[tuple[str, str], tuple[list[str], set[str]]] = {}
+    for node in deciding:
+        labels, changed = steps.setdefault((node.step, node.question), ([], set()))
+        if node.atom.label not in labels:
+            labels.append(node.atom.label)
+        changed |= (_common(node.yes) ^ _common(node.no))
+    lines = []
+    for (step, question), (labels, changed) in steps.items():
+        unknown = ", ".join(f"'{label}'" for label in labels)
+        shown = sorted({c for c in changed if not c.startswith(MARKER)})
+        if any(c.startswith(MARKER) for c in changed):
+            shown.append("the treatment options to weigh")
+        decides = f" — decides {', '.join(shown)}" if shown else ""
+        lines.append(f"{step}: {question} → unknown ({unknown}){decides}")
+    return lines
 
 
 def _with_unknown_notes(finding: Finding, facts: Facts, unknown_met: set[str]) -> Finding:

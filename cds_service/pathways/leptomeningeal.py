@@ -81,9 +81,9 @@ SYMPTOM_LINES: dict[str, frozenset[str]] = {
 }
 SYMPTOM_CARD_SYMPTOMS = frozenset().union(*SYMPTOM_LINES.values())
 
-DRIVER_NOTES = {  # gene symbol -> note key on LM-TREATMENT
-    "EGFR": "driver-egfr",
-}
+# Notes on the draft orders the suggestions create (bilingual: the order outlives the card's language).
+MRI_NOTE = "Verdenking leptomeningeale metastasen / suspected leptomeningeal metastases"
+CSF_NOTE = "Cytologie, celgetal, glucose, eiwit, LDH / cytology, cell count, glucose, protein, LDH"
 
 
 def _labels(codes: Any, table: dict[str, tuple[str, str]]) -> dict[str, str]:
@@ -146,7 +146,7 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
     positive = sorted({str(g).upper() for g in (facts.value("driver_positive") or ())})
     her2 = facts.value("her2_positive")
     hr = facts.value("hormone_receptor_positive")
-    used = ["leptomeningeal_metastases", "csf_cytology_results", "primary_tumour"]
+    used = [n for n in ("leptomeningeal_metastases", "csf_cytology_results", "primary_tumour") if facts.known(n)]
     notes: list[str] = []
     params: dict[str, Any] = {**_primary_params(primary)}
     trace = [trace0, f"T1: primary tumour: {primary or 'not recorded'}"]
@@ -223,7 +223,8 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: str) -> Finding | 
     if not present:
         return None
     notes: list[str] = []
-    params: dict[str, Any] = {}
+    shown = _labels(present, SYMPTOM_LABELS)
+    params: dict[str, Any] = {"symptoms_nl": shown["nl"], "symptoms_en": shown["en"]}
     trace = [trace0]
     for line, addresses in SYMPTOM_LINES.items():
         hit = symptoms & addresses
@@ -269,7 +270,8 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
     mri = facts.value("lm_mri_enhancement")
     params: dict[str, Any] = {**_primary_params(primary)}
     notes: list[str] = []
-    used = ["solid_cancer", "primary_tumour", "lm_symptoms", "leptomeningeal_metastases", "csf_cytology_results"]
+    used = [n for n in ("solid_cancer", "primary_tumour", "lm_symptoms", "leptomeningeal_metastases",
+                        "csf_cytology_results") if facts.known(n)]
 
     if symptoms:
         labels = _labels(symptoms, SYMPTOM_LABELS)
@@ -307,10 +309,9 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
     actions = []
     if want_mri:
         actions.append(ActionSpec(type="create", resource_kind="mri-brain-spine-gadolinium",
-                                  params={"note": "Verdenking leptomeningeale metastasen / suspected leptomeningeal metastases"}))
+                                  params={"note": MRI_NOTE}))
     if want_csf:
-        actions.append(ActionSpec(type="create", resource_kind="csf-examination",
-                                  params={"note": "Cytologie, celgetal, glucose, eiwit, LDH / cytology, cell count, glucose, protein, LDH"}))
+        actions.append(ActionSpec(type="create", resource_kind="csf-examination", params={"note": CSF_NOTE}))
     label = {2: "order-workup", 1: "order-mri" if want_mri else "order-csf"}.get(len(actions))
     suggestions = (SuggestionSpec(label_key=label, actions=tuple(actions)),) if label else ()
     trace.append("S3: no LM diagnosis yet → MRI brain and whole spine with gadolinium and CSF examination")
@@ -329,8 +330,10 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
         findings.append(
             Finding(
                 rule_id=REPEAT_CSF,
-                facts_used=("csf_cytology_results", "lm_symptoms", "leptomeningeal_metastases"),
-                trace=(*trace[:-1], "S4: exactly one (conclusive) CSF cytology, negative, suspicion persists → repeat the lumbar puncture"),
+                facts_used=tuple(n for n in ("csf_cytology_results", "lm_symptoms", "leptomeningeal_metastases")
+                                 if facts.known(n)),
+                trace=(*trace[:-1], "S4: exactly one (conclusive) CSF cytology, negative, and the suspicion "
+                       "persists → repeat the lumbar puncture"),
                 params=params,
                 suggestions=(
                     SuggestionSpec(

@@ -145,7 +145,8 @@ def mdo_information(facts: Facts) -> MdoInformation:
             present.append((key, item_facts))
         else:
             missing.append(key)
-            missing_facts.extend(n for n in item_facts if n not in missing_facts)
+            to_record = [n for n in item_facts if not facts.known(n)] or list(item_facts)
+            missing_facts.extend(n for n in to_record if n not in missing_facts)
     return MdoInformation(present=tuple(present), missing=tuple(missing), missing_facts=tuple(missing_facts))
 
 

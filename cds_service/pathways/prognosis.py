@@ -385,6 +385,10 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     s.params.update(
         variant=table.key,
         score=total,
+        score_en=f"{total:.1f}",
+        score_nl=f"{total:.1f}".replace(".", ","),
+        band_en=f"{band.low:.1f}–{band.high:.1f}",
+        band_nl=f"{band.low:.1f}–{band.high:.1f}".replace(".", ","),
         band=band.label,
         band_low=band.low,
         band_high=band.high,

@@ -26,10 +26,12 @@ against the deadline (composed into :mod:`cds_service.pathways.orders`).
 
 from __future__ import annotations
 
-from cds_service.facts.model import Facts
+from dataclasses import replace
+
+from cds_service.facts.model import Facts, FactStatus
 from cds_service.pathways import sins, spine_mri, spine_routing, spine_treatment
 from cds_service.pathways.common import DATA_MISSING, data_missing
-from cds_service.pathways.model import EvalContext, Finding
+from cds_service.pathways.model import EvalContext, Finding, tri_and, tri_not
 from cds_service.pathways.spine_picture import (
     has_spine_presentation,
     mescc,
@@ -75,7 +77,21 @@ class _Missing:
         return [data_missing(self.names, *self.trace)] if self.names else []
 
 
+def _tidy(findings: list[Finding], facts: Facts) -> list[Finding]:
+    """Facts used are the recorded ones: an unknown fact on a card belongs in ``facts_missing`` (where the
+    rules put it when it mattered), not in the table of facts used."""
+    return [
+        f if f.rule_id == DATA_MISSING else
+        replace(f, facts_used=tuple(n for n in f.facts_used if facts[n].status is not FactStatus.UNKNOWN))
+        for f in findings
+    ]
+
+
 def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
+    return _tidy(_evaluate(facts, ctx), facts)
+
+
+def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     status = spinal_status(facts)
     if status is None:
         if has_spine_presentation(facts):
@@ -132,27 +148,28 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
 
     # 3a, A3–A5: routing — only when A1 was answered "no"
     routing_open = life.applies is False
+    state = spine_routing.instability(facts, sym, score)
     if routing_open:
-        state = spine_routing.instability(facts, sym, score)
         if state.possible:
             findings.append(spine_routing.spine_surgeon_finding(state, score, wish))
         missing.add(state.missing, state.trace[0])
         if sym.pain and flag.present is False:
             findings.append(spine_routing.pain_finding(sym, flag, wish))
         if not sym.symptomatic and flag.present is False:
-            asymptomatic = spine_routing.asymptomatic_finding(facts, sym, flag, wish)
-            if asymptomatic is not None:
-                findings.append(asymptomatic)
-            else:
+            risk = facts.value("sre_risk")
+            if risk is None:
                 missing.add(["sre_risk"], "A5: asymptomatic — whether there is a risk of a skeletal-related event "
-                             "decides between radiation oncologist and monitoring")
+                            "decides between radiation oncologist and monitoring")
+            elif risk or state.possible is False:  # "no local treatment needed" only when A3 answered no
+                findings.append(spine_routing.asymptomatic_finding(facts, sym, flag, state, wish))
     findings.append(spine_routing.team_finding(sym))
 
     # 3d: treatment choice
-    decision = spine_treatment.decide(facts, sym, surv, flag.present)
+    quiet = tri_and(tri_not(flag.present), tri_not(state.possible), tri_not(facts.value("sre_risk")))
+    decision = spine_treatment.decide(facts, sym, surv, quiet)
     missing.add(decision.missing, decision.trace[-1] if decision.trace else "D: treatment choice")
     if decision.no_local is not None:
-        findings.append(spine_treatment.no_local_finding(decision, sym))
+        findings.append(spine_treatment.no_local_finding(decision, sym, extra_used=flag.used + state.used))
     if routing_open and decision.local is not False:
         operation = spine_treatment.surgery(facts, sym, surv, score, wish)
         if operation.finding is not None:
@@ -192,4 +209,4 @@ def evaluate_orders(facts: Facts, ctx: EvalContext) -> list[Finding]:
     dexa = spine_treatment.dexamethasone(facts, symptoms(facts), mescc(facts))
     if dexa is not None:
         findings.append(dexa)
-    return findings
+    return _tidy(findings, facts)

@@ -126,11 +126,11 @@ def matches(facts: Facts, now: datetime) -> list[Match]:
                                "urgent) is used", missing=("radicular_deficit_onset",)))
         elif age > RECENT_DEFICIT_LIMIT:
             found.append(Match(ROWS["unilateral-deficit-late"], "radicular_deficit", t,
-                               f"M3: unilateral radicular deficit, progressive complaints since {_hours(age)} "
+                               f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
                                "(> 7 days)"))
         else:
             found.append(Match(ROWS["unilateral-deficit-recent"], "radicular_deficit", t,
-                               f"M3: unilateral radicular deficit, progressive complaints since {_hours(age)} "
+                               f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
                                "(≤ 7 days)"))
     pain = facts.value("radicular_pain")
     if pain == "bilateral":
@@ -233,9 +233,11 @@ def plan(facts: Facts, now: datetime) -> MriPlan:
     if start is None:
         missing.append("spinal_presentation_time")
     deadline = deciding.deadline(now)
-    trace.append(f"M7: {deciding.row.text}; the window runs from "
-                 + ("the moment the suspicion was recorded" if deciding.timing.recorded else
-                    "symptom onset (no recorded time)" if deciding.timing.onset else "now (no time recorded)"))
+    t = deciding.timing
+    origin = ("the moment the suspicion was recorded" if t.recorded is not None and t.recorded != t.onset else
+              "symptom onset (no separate recorded time)" if t.onset is not None else
+              "the date of the record" if t.fallback is not None else "now (no time recorded)")
+    trace.append(f"M7: {deciding.row.text}; the window runs from {origin}")
     return MriPlan(
         matches=tuple(ms),
         deciding=deciding,

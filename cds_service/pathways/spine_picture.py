@@ -55,6 +55,27 @@ SYMPTOM_FACTS = (
     "pain_severity",
 )
 
+# How the traces name facts (traces are read by clinicians).
+FACT_WORDS = {
+    "neurological_deficit": "neurological deficit",
+    "bladder_bowel_dysfunction": "bladder/bowel dysfunction",
+    "transverse_lesion": "transverse lesion",
+    "radicular_deficit": "radicular deficit",
+    "radicular_pain": "radicular pain",
+    "lhermitte_sign": "Lhermitte sign",
+    "local_back_pain": "local back pain",
+    "mechanical_pain": "pain on loading",
+    "pain_severity": "pain",
+    "mescc": "MESCC",
+    "sins_total": "SINS",
+}
+
+
+def words(names: tuple[str, ...] | list[str]) -> str:
+    """Fact names as clinical words for a trace line: ``transverse lesion, clinical MESCC``."""
+    return ", ".join(FACT_WORDS.get(n, n.replace("_", " ")) for n in names)
+
+
 # Facts whose presence suggests a spinal problem even when spinal metastases are not recorded.
 PRESENTATION_FACTS = SYMPTOM_FACTS + ("mescc", "escc_grade", "sins_total")
 
@@ -81,8 +102,9 @@ class Timing:
 
     Deadlines run from ``start`` = recorded, else onset (catalog 3b). The age of the
     complaint that selects a table row (≤ 7 days, < 48 h …) is measured at the moment
-    the suspicion was recorded — the moment the clinician asked the flowchart's question;
-    without a recorded time it is measured now.
+    the suspicion was recorded — the moment the clinician asked the flowchart's question,
+    so a deadline does not move while its window runs. Without a recorded time of its own
+    (the facts layer then repeats the onset) it is measured now.
     """
 
     onset: datetime | None
@@ -96,7 +118,8 @@ class Timing:
     def age(self, now: datetime) -> timedelta | None:
         if self.onset is None:
             return None
-        return (self.recorded or now) - self.onset
+        asked = self.recorded if self.recorded is not None and self.recorded != self.onset else now
+        return asked - self.onset
 
 
 def timing(fact: Fact) -> Timing:
@@ -218,7 +241,8 @@ class Symptoms:
 
     @property
     def present_facts(self) -> tuple[str, ...]:
-        extra = tuple(n for n, on in (("mechanical_pain", self.mechanical_pain), ("lhermitte_sign", self.lhermitte)) if on)
+        pairs = (("mechanical_pain", self.mechanical_pain), ("lhermitte_sign", self.lhermitte))
+        extra = tuple(name for name, on in pairs if on)
         return tuple(dict.fromkeys(self.deficit_facts + self.pain_facts + extra))
 
 
@@ -230,6 +254,7 @@ def symptoms(facts: Facts) -> Symptoms:
             ("bladder_bowel_dysfunction", facts.value("bladder_bowel_dysfunction") is True),
             ("transverse_lesion", facts.value("transverse_lesion") in ("complete", "incomplete")),
             ("radicular_deficit", facts.value("radicular_deficit") in ("unilateral", "bilateral")),
+            ("mescc", facts.value("mescc") == "clinical"),  # clinical MESCC is a deficit by definition
         )
         if present
     )
@@ -249,7 +274,7 @@ def symptoms(facts: Facts) -> Symptoms:
         pain_facts=pain_facts,
         mechanical_pain=facts.value("mechanical_pain") is True,
         lhermitte=facts.value("lhermitte_sign") is True,
-        assumed=not any(facts.known(name) for name in SYMPTOM_FACTS),
+        assumed=not deficit_facts and not any(facts.known(name) for name in SYMPTOM_FACTS),
     )
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from cds_service.facts.model import Facts
 from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
 from cds_service.pathways.sins import SinsScore
-from cds_service.pathways.spine_picture import TWO_WEEKS, Mescc, Survival, Symptoms, Wish
+from cds_service.pathways.spine_picture import TWO_WEEKS, Mescc, Survival, Symptoms, Wish, words
 
 RED_FLAG = "SM-RED-FLAG"
 SHORT_LIFE = "SM-SHORT-LIFE"
@@ -66,7 +66,7 @@ def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -
     trace: list[str] = []
     used: list[str] = []
     if sym.deficit:
-        trace.append("R1: new neurological deficit recorded (" + ", ".join(sym.deficit_facts) + ")")
+        trace.append(f"R1: new neurological deficit recorded ({words(sym.deficit_facts)})")
         used += sym.deficit_facts
     grade = facts.value("escc_grade")
     if compression.present:
@@ -89,8 +89,9 @@ def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -
         missing.append("sins_total")
     used += compression.used + sins.used
     if missing:
-        return RedFlag(None, False, ("R: no red flag recorded, but " + " and ".join(missing)
-                                     + " unknown — a red flag cannot be excluded",), tuple(used), tuple(missing))
+        return RedFlag(None, False, (f"R: no red flag recorded, but {words(missing).replace(', ', ' and ')} "
+                                     "unknown — a red flag (MESCC, SINS > 12) cannot be excluded",),
+                       tuple(used), tuple(missing))
     return RedFlag(False, False, ("R: no red flag (no deficit, no cord/cauda compression, SINS ≤ 12)",),
                    tuple(dict.fromkeys(used)), ())
 
@@ -105,6 +106,7 @@ def red_flag_finding(flag: RedFlag, sym: Symptoms) -> Finding:
         trace=(*flag.trace, step),
         indicator="critical",
         variant="immediately" if immediately else "asap",
+        notes=("reading-red-flag",),
         suggestions=(_refer("consult-executing-centre", "referral-executing-centre",
                             priority="stat" if immediately else "asap"),),
     )
@@ -129,6 +131,7 @@ def short_life(wish: Wish, surv: Survival) -> ShortLife:
             trace=("A1: no treatment wish recorded → refer to / consult the radiation oncologist; "
                    "the further routing does not apply",),
             variant="no-wish",
+            notes=("reading-short-life",),
             suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
         ))
     very_short = surv.le(TWO_WEEKS)
@@ -138,7 +141,7 @@ def short_life(wish: Wish, surv: Survival) -> ShortLife:
             facts_used=("expected_survival_months", "treatment_wish"),
             trace=("A1: life expectancy ≤ 2 weeks → refer to / consult the radiation oncologist (symptom relief); "
                    "the further routing does not apply",),
-            notes=_wish_notes(wish),
+            notes=("reading-short-life", *_wish_notes(wish)),
             suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
         ))
     if very_short is None:
@@ -191,7 +194,7 @@ def spine_surgeon_finding(state: Instability, sins: SinsScore, wish: Wish) -> Fi
         rule_id=SPINE_SURGEON,
         facts_used=state.used,
         trace=(*state.trace, "A3: → refer to / consult a spine surgeon"),
-        notes=(*(("sins-local-protocol",) if state.by_sins else ()), *_wish_notes(wish)),
+        notes=(*(("sins-local-protocol",) if state.by_sins else ()), "reading-stability", *_wish_notes(wish)),
         params={"sins": sins.total if sins.known else None},
         suggestions=(_refer("refer-spine-surgeon", "referral-spine-surgeon"),),
     )
@@ -204,12 +207,14 @@ def pain_finding(sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding:
     return Finding(
         rule_id=PAIN,
         facts_used=(*sym.pain_facts, *flag.used),
-        trace=(*flag.trace, "A4: pain from the spinal metastases (" + ", ".join(sym.pain_facts) + ") and no red flag "
+        trace=(*flag.trace, f"A4: pain from the spinal metastases ({words(sym.pain_facts)}) and no red flag "
                "→ radiation oncologist and/or pain specialist and/or oncology and/or interventional radiologist"),
         notes=_wish_notes(wish),
         suggestions=(
             _refer("refer-radiation-oncologist", "referral-radiation-oncology"),
             _refer("refer-pain-specialist", "referral-pain-specialist"),
+            _refer("refer-medical-oncology", "referral-medical-oncology"),
+            _refer("refer-interventional-radiology", "referral-interventional-radiology"),
         ),
     )
 
@@ -217,11 +222,10 @@ def pain_finding(sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding:
 # -- A5: asymptomatic -------------------------------------------------------------------
 
 
-def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding | None:
-    """None when the SRE risk is unknown (the two branches differ: DATA-MISSING)."""
-    risk = facts.value("sre_risk")
-    if risk is None:
-        return None
+def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, state: Instability, wish: Wish) -> Finding:
+    """A5, for a known SRE risk. The "no risk" branch (no local treatment needed) is only reached when
+    A3 found no possible instability; the caller checks that."""
+    risk = facts.value("sre_risk") is True
     notes = ("no-symptoms-recorded",) if sym.assumed else ()
     step = "A5: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
     if risk:
@@ -236,8 +240,9 @@ def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, wish: Wish)
         )
     return Finding(
         rule_id=ASYMPTOMATIC_SRE,
-        facts_used=("sre_risk", *flag.used),
-        trace=(*flag.trace, step + ", no SRE risk → no local treatment; monitoring by the organ specialist or GP"),
+        facts_used=tuple(dict.fromkeys(("sre_risk", *flag.used, *state.used))),
+        trace=(*flag.trace, *state.trace,
+               step + ", no SRE risk → no local treatment; monitoring by the organ specialist or GP"),
         variant="no-risk",
         notes=notes,
     )

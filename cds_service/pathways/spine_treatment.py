@@ -22,7 +22,7 @@ Nodes of the 003 charts (names used in ``Finding.trace``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cds_service.facts.model import Facts
@@ -32,12 +32,12 @@ from cds_service.pathways.spine_picture import (
     Mescc,
     Survival,
     Symptoms,
-    Timing,
     Wish,
     aware,
     deficit_progressive,
     mescc_timing,
     timing,
+    words,
 )
 
 DEXAMETHASONE = "SM-DEXAMETHASONE"
@@ -75,7 +75,7 @@ def dexamethasone(facts: Facts, sym: Symptoms, compression: Mescc) -> Finding | 
     primary = facts.value("primary_tumour")
     missing = tuple(name for name, value in (("dexamethasone_active", active), ("primary_tumour", primary))
                     if value is None)
-    reason = "clinical MESCC" if clinical else "neurological deficit (" + ", ".join(sym.deficit_facts) + ")"
+    reason = "clinical MESCC" if clinical else f"neurological deficit ({words(sym.deficit_facts)})"
     trace = [f"C1: {reason} from spinal metastases"
              + (", no active dexamethasone" if active is False else ", dexamethasone use unknown")]
     unknown_primary = primary in ("unknown", None)
@@ -179,8 +179,14 @@ def irreversible_complete_lesion(facts: Facts) -> bool | None:
     return facts.value("transverse_lesion_irreversible")
 
 
-def decide(facts: Facts, sym: Symptoms, surv: Survival, flag_present: bool | None) -> Decision:
-    """Follow the 003 treatment chart as far as the facts allow."""
+def decide(facts: Facts, sym: Symptoms, surv: Survival, quiet: bool | None) -> Decision:
+    """Follow the 003 treatment chart as far as the facts allow.
+
+    ``quiet``: the 004 chart ends for this asymptomatic patient in "no local treatment needed"
+    (no red flag, no possible instability, no SRE risk). The asymptomatic "no local treatment"
+    of 003 is only given when 004 agrees — a reassuring card needs every fact on its path
+    known, and a red flag, instability or SRE risk leads to a referral instead.
+    """
     if not sym.symptomatic:
         expected = facts.value("neuro_deficit_expected_soon")
         step = "D1: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
@@ -190,12 +196,15 @@ def decide(facts: Facts, sym: Symptoms, surv: Survival, flag_present: bool | Non
         if expected:
             return Decision(True, trace=(step + "; neurological deficit expected on short term → local treatment",),
                             used=("neuro_deficit_expected_soon",))
-        if flag_present is not False:  # a red flag (or one that cannot be excluded) is never "no treatment"
-            return Decision(None, trace=(step + "; no deficit expected, but a red flag is present or not excluded",),
+        if quiet is not True:
+            return Decision(None, trace=(step + "; no deficit expected, but a red flag, possible instability or SRE "
+                                         "risk is present or not excluded → no 'no local treatment'",),
                             used=("neuro_deficit_expected_soon",))
-        return Decision(False, no_local="asymptomatic", used=("neuro_deficit_expected_soon",),
-                        trace=(step + "; no neurological deficit expected on short term → no local treatment",))
-    trace = ["D1: symptomatic (" + ", ".join(sym.present_facts) + ")"]
+        return Decision(False, no_local="asymptomatic",
+                        used=("neuro_deficit_expected_soon", "sre_risk"),
+                        trace=(step + "; no red flag, no instability, no SRE risk, no neurological deficit expected "
+                               "on short term → no local treatment",))
+    trace = [f"D1: symptomatic ({words(sym.present_facts)})"]
     used = list(sym.present_facts)
     irreversible = irreversible_complete_lesion(facts)
     if irreversible is None:
@@ -233,9 +242,12 @@ def decide(facts: Facts, sym: Symptoms, surv: Survival, flag_present: bool | Non
                     trace=(*trace, "D3: life expectancy ≥ 3 months → surgery criteria, otherwise radiotherapy"))
 
 
-def no_local_finding(decision: Decision, sym: Symptoms) -> Finding:
-    notes = ("no-symptoms-recorded",) if decision.no_local == "asymptomatic" and sym.assumed else ()
-    return Finding(rule_id=NO_LOCAL_TX, facts_used=decision.used, trace=decision.trace,
+def no_local_finding(decision: Decision, sym: Symptoms, extra_used: tuple[str, ...] = ()) -> Finding:
+    """SM-NO-LOCAL-TX; ``extra_used`` names the 004 facts that made the asymptomatic branch quiet."""
+    asymptomatic = decision.no_local == "asymptomatic"
+    notes = ("no-symptoms-recorded",) if asymptomatic and sym.assumed else ()
+    used = decision.used + (extra_used if asymptomatic else ())
+    return Finding(rule_id=NO_LOCAL_TX, facts_used=tuple(dict.fromkeys(used)), trace=decision.trace,
                    variant=decision.no_local, notes=notes)
 
 
@@ -407,7 +419,6 @@ RECENT_LIMIT = timedelta(days=7)  # "onset ≤ 7 days" vs "> 7 days"
 class TimelineState:
     finding: Finding | None
     missing: tuple[str, ...] = ()
-    extra_trace: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _later(*values: datetime | None) -> datetime | None:

@@ -6,7 +6,9 @@
 // transaction Bundles of at most 50 updates). This file is only the Node `http` wrapper:
 // routing under /fhir, JSON in and out as application/fhir+json, validation of every write
 // against the R4 StructureDefinitions (validateResource from @medplum/core), paging links
-// that point back at this server, and OperationOutcome bodies for every error.
+// that point back at this server, transactions checked entry by entry before any is applied
+// (MemoryRepository does not roll back), CORS for browser clients, and OperationOutcome bodies
+// for every error.
 //
 //   node server.mjs [--port 8090] [--verbose]
 //
@@ -41,6 +43,17 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const DEFAULT_COUNT = 20; // page size when the client sends no _count (Medplum's default)
 const MAX_COUNT = 1000; // largest page served (Medplum's maximum)
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
+// Browser clients (the CDS Hooks sandbox) may read it from any origin: a local test server.
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Location, ETag, Last-Modified',
+};
+const PREFLIGHT = {
+  ...CORS,
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, Prefer',
+  'Access-Control-Max-Age': '600',
+};
 
 /** Index the R4 definitions, as Medplum's own tests do, then narrow multi-type search expressions. */
 function loadDefinitions() {
@@ -184,6 +197,13 @@ async function handle(req, router, repo) {
     }
   }
 
+  // MemoryRepository does not roll a failed transaction back: check every entry before any is applied.
+  if (method === 'POST' && path === '' && body?.resourceType === 'Bundle' && body.type === 'transaction') {
+    for (const entry of body.entry ?? []) {
+      if (entry?.resource) validate(entry.resource);
+    }
+  }
+
   // A type-level search is the only GET without an id; it gets an explicit page size and links.
   const segments = path.split('/').filter(Boolean);
   const isSearch = method === 'GET' && segments.length === 1 && !segments[0].startsWith('$');
@@ -228,6 +248,11 @@ function main() {
 
   const server = http.createServer((req, res) => {
     const started = Date.now();
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, PREFLIGHT);
+      res.end();
+      return;
+    }
     handle(req, router, repo)
       .catch((err) => {
         const oo = core.normalizeOperationOutcome(err);
@@ -235,7 +260,12 @@ function main() {
       })
       .then(([status, body, headers = {}]) => {
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'Content-Type': FHIR_JSON, 'Content-Length': Buffer.byteLength(text), ...headers });
+        res.writeHead(status, {
+          'Content-Type': FHIR_JSON,
+          'Content-Length': Buffer.byteLength(text),
+          ...CORS,
+          ...headers,
+        });
         res.end(req.method === 'HEAD' ? undefined : text);
         if (values.verbose) {
           console.error(`${req.method} ${req.url} -> ${status} (${Date.now() - started} ms)`);

@@ -57,6 +57,8 @@ def fixture_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "cases").mkdir()
     for pid, bundle in BUNDLES.items():
         (root / "patients" / f"{pid}.json").write_text(json.dumps(bundle))
+    (root / "cases" / "facts.yaml").write_text(
+        "- id: fx-03\n  title: Facts only\n  facts_only: true\n  facts: {kps: 80}\n")
     (root / "cases" / "brain.yaml").write_text(
         "- id: bm-01\n  title: One brain metastasis\n  expect: {svc-a: [BM-MDO]}\n"
         "- id: bm-01-b\n  patient: bm-01\n  title: Same patient, second case\n  expect: {svc-b: []}\n"
@@ -185,6 +187,7 @@ def test_sandbox_shows_a_412_and_fails(cds) -> None:
     assert "HTTP 412" in result.output
     assert "missing (required): patient" in result.output
     assert "prefetch patient not sent" not in result.output  # a 404 read is sent as null, not left out
+    assert "prefetch patient: Patient/missing does not exist on the FHIR server (sent as null)" in result.output
     [call] = _service_calls(cds)
     assert call["body"]["prefetch"]["patient"] is None
 
@@ -215,7 +218,9 @@ def test_sandbox_reports_an_unreachable_service(cds) -> None:
 def fhir_sink(live):
     """A fake FHIR server that stores what it is sent; ``refuse_transactions`` makes it answer 405 to Bundles."""
     store: dict[str, dict] = {}
-    state = SimpleNamespace(store=store, transactions=0, puts=0, refuse_transactions=False)
+    state = SimpleNamespace(store=store, transactions=0, puts=0, refuse_transactions=False, bad_ids=set())
+    invalid = ({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "structure", "details": {"text": "Invalid date format"}}]}, 400)
     app = Flask("fake-fhir")
 
     @app.post("/fhir")
@@ -224,6 +229,8 @@ def fhir_sink(live):
             return jsonify({"resourceType": "OperationOutcome", "issue": [
                 {"severity": "error", "code": "not-supported", "details": {"text": "no transactions"}}]}), 405
         bundle = request.get_json()
+        if any(e["resource"]["id"] in state.bad_ids for e in bundle["entry"]):
+            return jsonify(invalid[0]), invalid[1]
         state.transactions += 1
         assert len(bundle["entry"]) <= 50
         for entry in bundle["entry"]:
@@ -233,6 +240,8 @@ def fhir_sink(live):
 
     @app.put("/fhir/<rtype>/<rid>")
     def put(rtype: str, rid: str):
+        if rid in state.bad_ids:
+            return jsonify(invalid[0]), invalid[1]
         state.puts += 1
         store[f"{rtype}/{rid}"] = request.get_json()
         return jsonify(store[f"{rtype}/{rid}"])
@@ -287,3 +296,22 @@ def test_load_fixtures_unreachable_server(fixture_tree) -> None:
     result = CliRunner().invoke(load_fixtures, ["--fhir-server", "http://127.0.0.1:9/fhir"])
     assert result.exit_code == 1
     assert "cannot reach the FHIR server" in result.output
+
+
+@pytest.mark.parametrize(
+    ("bad_id", "exit_code", "message"),
+    [
+        ("fx-03-obs0", 0, "Refused resources of fx-03: facts-layer test data"),
+        ("bm-01-obs1", 1, "1 patient(s) were not loaded completely: bm-01"),
+    ],
+)
+def test_load_fixtures_refused_resources(fhir_sink, fixture_tree, bad_id: str, exit_code: int, message: str) -> None:
+    (fixture_tree / "patients" / "fx-03.json").write_text(json.dumps(_bundle("fx-03", 1)))
+    fhir_sink.bad_ids.add(bad_id)
+    result = CliRunner().invoke(load_fixtures, ["--fhir-server", fhir_sink.url, "--no-shift-dates"])
+    assert result.exit_code == exit_code, result.output
+    assert f"{bad_id}: PUT" in result.output and "Invalid date format" in result.output
+    assert message in result.output
+    assert "(1 refused)" in result.output
+    assert f"Observation/{bad_id}" not in fhir_sink.store
+    assert len(fhir_sink.store) == 7  # everything else of the three patients

@@ -125,4 +125,5 @@ def test_run_prefetch_sends_what_it_got_and_leaves_out_what_failed() -> None:
 def test_run_prefetch_sends_null_for_a_resource_that_does_not_exist() -> None:
     result = run_prefetch({"patient": TEMPLATES["patient"]}, {"patientId": "missing"}, FakeFhir())
     assert result.prefetch == {"patient": None}
+    assert result.not_found == {"patient": "Patient/missing"}
     assert json.dumps(result.prefetch) == '{"patient": null}'

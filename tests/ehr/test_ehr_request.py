@@ -83,8 +83,14 @@ def test_read_draft_orders_from_resources_and_bundles(tmp_path: Path) -> None:
     (tmp_path / "sr.json").write_text(json.dumps(SR))
     (tmp_path / "orders.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
                                                       "entry": [{"resource": MR}]}))
+    (tmp_path / "request.json").write_text(json.dumps({"hook": "order-sign", "context": {
+        "patientId": "p1", "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": SR}]}}}))
     (tmp_path / "bad.json").write_text("[1, 2]")
+    (tmp_path / "no-orders.json").write_text(json.dumps({"hook": "patient-view", "context": {"patientId": "p1"}}))
     assert read_draft_orders([tmp_path / "sr.json", tmp_path / "orders.json"]) == [SR, MR]
+    assert read_draft_orders([tmp_path / "request.json"]) == [SR]
+    with pytest.raises(RequestError, match="without context.draftOrders"):
+        read_draft_orders([tmp_path / "no-orders.json"])
     with pytest.raises(RequestError, match="not a FHIR resource"):
         read_draft_orders([tmp_path / "bad.json"])
     with pytest.raises(RequestError, match="cannot read"):

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 import responses
-from conftest import FHIR, NOW, bundle, full_prefetch, hook_request, make_engine
+from conftest import FHIR, NOW, bundle, hook_request
 
 from cds_service.cards.validate import check_response
 from cds_service.services import PREFETCH, SERVICES
@@ -308,3 +308,73 @@ def test_real_engine_with_only_an_empty_patient_reports_missing_data(make_app, r
     cards = response.get_json()["cards"]
     check_response({"cards": cards})
     assert all(c["indicator"] in ("info", "warning", "critical") for c in cards)
+
+
+# -- the embedded demo FHIR server ------------------------------------------------------------------
+
+DEMO = "http://localhost/demo/fhir"
+
+
+@responses.activate
+def test_demo_fhir_base_is_an_allowed_fhir_server_fetched_over_http(make_app, engine):
+    app = make_app(demo_fhir=True, allowed_fhir_servers=("https://fhir.example.org/r4",))
+    assert any(rule.rule.startswith("/demo/fhir") for rule in app.url_map.iter_rules())
+    body = hook_request(fhirServer=DEMO)
+    del body["prefetch"]["conditions"]
+    responses.get(f"{DEMO}/Condition", json=bundle({"resourceType": "Condition", "id": "c-demo"}))
+    response = post(app.test_client(), body)
+    assert response.status_code == 200
+    assert [c.request.url for c in responses.calls] == [f"{DEMO}/Condition?patient=p1&_count=200"]
+    assert "c-demo" in {r["id"] for r in engine.extractor.calls[-1]["resources"]}
+
+
+@pytest.mark.parametrize("config", [
+    {"demo_fhir": False},
+    {"demo_fhir": True, "production": True},
+])
+def test_demo_base_is_not_allowed_when_off_or_from_a_host_header_in_production(make_app, config):
+    client = make_app(allowed_fhir_servers=("https://fhir.example.org/r4",), **config).test_client()
+    body = hook_request(fhirServer="http://evil.example.com/demo/fhir")
+    response = post(client, body, headers={"Host": "evil.example.com"})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "fhir-server-not-allowed"
+
+
+def test_demo_base_from_public_base_url_in_production(make_app):
+    client = make_app(demo_fhir=True, production=True, allowed_fhir_servers=("https://fhir.example.org/r4",),
+                      public_base_url="https://cds.example.org").test_client()
+    body = hook_request(fhirServer="https://cds.example.org/demo/fhir")
+    assert post(client, body).status_code == 200  # everything prefetched: allowed, nothing fetched
+
+
+def test_no_prefetch_call_fetches_from_the_embedded_demo_fhir_over_real_http(make_app, engine):
+    """End to end through a real socket: the service calls its own /demo/fhir like any FHIR server."""
+    import threading
+    from importlib import resources as ir
+
+    from werkzeug.serving import make_server
+
+    patients = sorted(p for p in (ir.files("cds_service.fixtures") / "patients").iterdir() if p.name.endswith(".json"))
+    if not patients:
+        pytest.skip("no fixture patients yet")
+    fixture = json.loads(patients[0].read_text(encoding="utf-8"))
+    patient_id = next(e["resource"]["id"] for e in fixture["entry"] if e["resource"]["resourceType"] == "Patient")
+
+    app = make_app(demo_fhir=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        body = hook_request(fhirServer=f"{base}/demo/fhir")
+        del body["prefetch"]
+        body["context"]["patientId"] = patient_id
+        response = requests.post(f"{base}/cds-services/brain-metastases", json=body, timeout=30)
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert response.status_code == 200, response.text
+    resources = engine.extractor.calls[-1]["resources"]
+    assert {"resourceType": "Patient", "id": patient_id}.items() <= next(
+        r for r in resources if r["resourceType"] == "Patient").items()
+    assert engine.extractor.calls[-1]["unavailable"] == frozenset()

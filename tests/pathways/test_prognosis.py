@@ -303,8 +303,11 @@ def test_cards_render_and_validate(renderer, variant, inputs, total, band, media
     card = cards[0]
     assert card["source"]["topic"]["code"] == "PROG-GPA"
     assert card["links"][0]["url"] == "https://brainmetgpa.com"
-    months = f"{median:g}".replace(".", "," if language == "nl" else ".")
-    assert months in card["summary"]
+    sep = "," if language == "nl" else "."
+    months = f"{median:g}".replace(".", sep)
+    group = f"{float(band.split('-')[0]):.1f}–{float(band.split('-')[1]):.1f}".replace(".", sep)
+    assert f"{total:.1f}".replace(".", sep) in card["summary"]
+    assert f"{group}, " in card["summary"] and months in card["summary"]
     assert "Sperduto" in card["detail"]
     assert "{" not in card["summary"] and "{" not in card["detail"]
 

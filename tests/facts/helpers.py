@@ -1,0 +1,99 @@
+"""Shared helpers for the facts tests: one compiled extractor, a fixed ``now``, resource makers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Iterable
+
+from cds_service.facts.extract import FactExtractor
+from cds_service.facts.model import Facts
+from cds_service.fixtures.gen.builder import (  # noqa: F401  (re-exported for the tests)
+    ATC,
+    DCM,
+    HGNC,
+    ICD10,
+    ICD10CM,
+    LNC,
+    LOCAL,
+    SCT,
+    UCUM,
+    PatientBuilder,
+    coding,
+    concept,
+)
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+PID = "t1"
+SUBJECT = {"reference": f"Patient/{PID}"}
+
+
+@lru_cache(maxsize=1)
+def extractor() -> FactExtractor:
+    return FactExtractor.load(strict=True)
+
+
+def ago(days: float = 0, hours: float = 0) -> str:
+    return (NOW - timedelta(days=days, hours=hours)).isoformat()
+
+
+def extract(*resources: Any, unavailable: Iterable[str] = (), now: datetime = NOW) -> Facts:
+    return extractor().extract(list(resources), now=now, unavailable_sources=frozenset(unavailable))
+
+
+def obs(code: tuple, value: dict | None = None, *, days: float = 1, status: str = "final", rid: str | None = None,
+        **extra: Any) -> dict:
+    res: dict[str, Any] = {"resourceType": "Observation", "id": rid or f"o{abs(hash((code, days, str(value)))) % 10**8}",
+                           "status": status, "subject": SUBJECT, "code": concept(code),
+                           "effectiveDateTime": ago(days)}
+    res.update(value or {})
+    res.update(extra)
+    return res
+
+
+def cond(code: tuple, *, days: float = 10, clinical: str | None = "active", verification: str | None = "confirmed",
+         rid: str | None = None, **extra: Any) -> dict:
+    res: dict[str, Any] = {"resourceType": "Condition", "id": rid or f"c{abs(hash((code, days))) % 10**8}",
+                           "subject": SUBJECT, "code": concept(code), "onsetDateTime": ago(days)}
+    if clinical:
+        res["clinicalStatus"] = concept(("http://terminology.hl7.org/CodeSystem/condition-clinical", clinical))
+    if verification:
+        res["verificationStatus"] = concept(("http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                                             verification))
+    res.update(extra)
+    return res
+
+
+def proc(code: tuple, *, days: float = 10, status: str = "completed", rid: str | None = None, **extra: Any) -> dict:
+    res = {"resourceType": "Procedure", "id": rid or f"p{abs(hash((code, days))) % 10**8}", "status": status,
+           "subject": SUBJECT, "code": concept(code), "performedDateTime": ago(days)}
+    res.update(extra)
+    return res
+
+
+def med(code: tuple, *, status: str = "active", days: float = 5, rtype: str = "MedicationRequest",
+        rid: str | None = None, **extra: Any) -> dict:
+    res: dict[str, Any] = {"resourceType": rtype, "id": rid or f"m{abs(hash((code, days, status))) % 10**8}",
+                           "status": status, "subject": SUBJECT, "medicationCodeableConcept": concept(code)}
+    if rtype == "MedicationRequest":
+        res["intent"] = "order"
+        res["authoredOn"] = ago(days)
+    else:
+        res["effectivePeriod"] = {"start": ago(days)}
+    res.update(extra)
+    return res
+
+
+def quantity(value: Any, unit: str | None) -> dict:
+    q: dict[str, Any] = {"value": value}
+    if unit is not None:
+        q.update({"unit": unit, "system": UCUM, "code": unit})
+    return {"valueQuantity": q}
+
+
+def local(code: str) -> tuple[str, str]:
+    return (LOCAL, code)
+
+
+def patient(birth_date: Any = "1960-05-01") -> dict:
+    return {"resourceType": "Patient", "id": PID, "birthDate": birth_date}
