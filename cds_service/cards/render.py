@@ -69,7 +69,7 @@ class Renderer:
         suggestions = [self._suggestion(s, text, values, ctx, language) for s in finding.suggestions]
         if suggestions:
             card["suggestions"] = suggestions
-            card["selectionBehavior"] = "at-most-one"
+            card["selectionBehavior"] = finding.selection_behavior
         if tpl.override_reasons and card["indicator"] != "info":
             card["overrideReasons"] = [
                 {
@@ -128,7 +128,7 @@ class Renderer:
         if order is not None:
             parts.append(f"**{self._phrase('order', language)}:** {order.display or order.id} (`{order.id}`)")
         if finding.trace:
-            steps = "\n".join(f"{i}. {step}" for i, step in enumerate(finding.trace, 1))
+            steps = "\n".join(f"{i}. {localize(step, language)}" for i, step in enumerate(finding.trace, 1))
             parts.append(f"**{self._phrase('why', language)}**\n\n{steps}")
         used = self._facts_table(finding.facts_used, facts, language, ctx)
         if used:

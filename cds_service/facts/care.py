@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from cds_service.facts.collect import code_codings
 from cds_service.facts.model import Fact, FactStatus, MdoDiscussion, Provenance, Treatment
 from cds_service.facts.select import unavailable, unknown
 from cds_service.facts.work import Work
@@ -31,7 +32,6 @@ def _prov(res: Mapping[str, Any], when: datetime | None, pair: tuple[str, str] |
 
 
 def _first_pair(res: Mapping[str, Any], table: Any) -> tuple[str, str] | None:
-    from cds_service.facts.collect import code_codings
     return next((p for p in code_codings(res) if p in table), None)
 
 
@@ -208,8 +208,6 @@ def medication_records(w: Work) -> list[MedicationRecord]:
         else:
             start = parse.effective_time(res) or parse.parse_datetime(res.get("dateAsserted"))
             end = parse.period_end(res.get("effectivePeriod"))
-        if st in ("stopped", "completed") and end is None:
-            end = None  # stopped at an unknown moment: active_at says "cannot tell" for times after the start
         pair = _first_pair(res, table)
         concept = res.get("medicationCodeableConcept")
         name = parse.concept_text(concept) or (pair[1] if pair else cls)

@@ -18,7 +18,7 @@ from cds_service.facts.codes import CodeTable, MultiTable
 from cds_service.facts.mapping import Answer, FactSpec, MappingSet, MatchSpec, ValueSpec
 from cds_service.facts.model import Provenance
 from cds_service.fhir import parse
-from cds_service.fhir.parse import ResourceIndex, as_dict, as_list, codings
+from cds_service.fhir.parse import ResourceIndex, as_dict, as_list, coding_pairs, codings
 
 PRESENT = "present"
 SUSPECTED = "suspected"
@@ -83,6 +83,7 @@ class Tag:
 
 # Where each resource type keeps the code that says what the record is.
 def code_codings(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Where each resource type keeps the code that says what the record is."""
     rtype = resource.get("resourceType")
     if rtype in ("MedicationRequest", "MedicationStatement"):
         concept = resource.get("medicationCodeableConcept")
@@ -92,18 +93,18 @@ def code_codings(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
                 for contained in as_list(resource.get("contained")):
                     if isinstance(contained, dict) and contained.get("id") == ref[1:]:
                         concept = contained.get("code")
-        return list(codings(concept))
+        return coding_pairs(concept)
     if rtype == "Encounter":
-        out = list(codings(resource.get("serviceType")))
+        out = coding_pairs(resource.get("serviceType"))
         for t in as_list(resource.get("type")):
-            out.extend(codings(t))
+            out.extend(coding_pairs(t))
         return out
     if rtype == "ImagingStudy":
         out = []
         for p in as_list(resource.get("procedureCode")):
-            out.extend(codings(p))
+            out.extend(coding_pairs(p))
         return out
-    return list(codings(resource.get("code")))
+    return coding_pairs(resource.get("code"))
 
 
 class Reader:

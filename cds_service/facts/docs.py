@@ -137,14 +137,16 @@ def _codes_text(ms: MappingSet, spec: FactSpec) -> str:
     return "<br>".join(parts)
 
 
-def _value_text(spec: FactSpec) -> str:
+def _value_text(ms: MappingSet, spec: FactSpec) -> str:
     v = spec.value
     if v.type == "presence":
         text = "present: active Condition / valueBoolean true / code only"
         if v.present is not True:
             text += f" → `{v.present}`; provisional → `{v.suspected}`; refuted/resolved → `{v.absent}`"
     elif v.type == "boolean":
-        text = "valueBoolean (or coded yes/no)"
+        yes_no = {c.text for c, _a in ms.codesets.get("yes-no", ())}
+        coded = [f"{c.text} = {str(a.value).lower()}" for c, a in v.answers if c.text not in yes_no]
+        text = "valueBoolean" + (f" or coded ({', '.join(coded)})" if coded else " (or coded yes/no)")
     elif v.type == "code":
         answers = ", ".join(dict.fromkeys(f"`{a.value}`" for _c, a in v.answers))
         text = f"coded: {answers}"
@@ -195,7 +197,7 @@ def render(ms: MappingSet, codesystem: dict) -> str:
     for name, spec in ms.facts.items():
         if name.startswith("_"):
             continue
-        out.append(f"| `{name}` | {_cell(_codes_text(ms, spec))} | {_cell(_value_text(spec))} | "
+        out.append(f"| `{name}` | {_cell(_codes_text(ms, spec))} | {_cell(_value_text(ms, spec))} | "
                    f"{_cell(_policy(spec))} |")
     out.append("\n## Derived facts\n")
     out.append("| fact | how it is derived |")
@@ -208,7 +210,7 @@ def render(ms: MappingSet, codesystem: dict) -> str:
     out.append("|---|---|---|---|")
     for name, spec in ms.facts.items():
         if name.startswith("_"):
-            out.append(f"| `{name}` | {_cell(_codes_text(ms, spec))} | {_cell(_value_text(spec))} | "
+            out.append(f"| `{name}` | {_cell(_codes_text(ms, spec))} | {_cell(_value_text(ms, spec))} | "
                        f"{_cell(_policy(spec))} |")
     out.append("\n## Code sets\n")
     out.append("| codeset | used for | codes (→ value) |")

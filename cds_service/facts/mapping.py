@@ -231,16 +231,13 @@ class FactSpec:
     def has_absent_default(self) -> bool:
         return self.when_absent is not _UNSET
 
-    @property
-    def resources(self) -> frozenset[str]:
-        out: set[str] = set()
-        for m in self.matches:
-            out |= m.resources
-        return frozenset(out)
+    resources: frozenset[str] = field(init=False)
+    sources: frozenset[str] = field(init=False)  # prefetch keys that feed this fact
 
-    @property
-    def sources(self) -> frozenset[str]:
-        return frozenset(RESOURCE_SOURCES[r] for r in self.resources if r in RESOURCE_SOURCES)
+    def __post_init__(self) -> None:
+        types = frozenset(r for m in self.matches for r in m.resources)
+        object.__setattr__(self, "resources", types)
+        object.__setattr__(self, "sources", frozenset(RESOURCE_SOURCES[r] for r in types if r in RESOURCE_SOURCES))
 
 
 @dataclass(frozen=True)

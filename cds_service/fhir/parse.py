@@ -91,18 +91,37 @@ def as_number(value: Any) -> float | None:
     return number
 
 
-def codings(concept: Any) -> Iterator[tuple[str, str]]:
-    """The ``(system, code)`` pairs of a CodeableConcept (or a bare Coding); partial codings are skipped."""
-    concept = as_dict(concept)
+def coding_pairs(concept: Any) -> list[tuple[str, str]]:
+    """The ``(system, code)`` pairs of a CodeableConcept (or a bare Coding); partial codings are skipped.
+
+    The hot path of extraction: a plain loop, no generator.
+    """
+    if not isinstance(concept, dict):
+        return []
     raw = concept.get("coding")
-    if raw is None and "code" in concept and "system" in concept:  # a Coding where a CodeableConcept belongs
-        raw = [concept]
-    for c in as_list(raw):
+    if isinstance(raw, list):
+        items = raw
+    elif isinstance(raw, dict):  # one Coding where a list belongs
+        items = [raw]
+    elif raw is None and "code" in concept and "system" in concept:  # a Coding where a CodeableConcept belongs
+        items = [concept]
+    else:
+        return []
+    out = []
+    for c in items:
         if isinstance(c, dict):
             system = c.get("system")
             code = c.get("code")
-            if isinstance(system, str) and isinstance(code, str) and code.strip():
-                yield system.strip(), code.strip()
+            if isinstance(system, str) and isinstance(code, str):
+                code = code.strip()
+                if code:
+                    out.append((system.strip(), code))
+    return out
+
+
+def codings(concept: Any) -> Iterator[tuple[str, str]]:
+    """Iterate :func:`coding_pairs`."""
+    return iter(coding_pairs(concept))
 
 
 def concept_text(concept: Any) -> str | None:
@@ -323,24 +342,6 @@ class ResourceIndex:
         return self.by_ref.get(key) if key else None
 
 
-def _flatten(resources: Iterable[Any], problems: list[str]) -> Iterator[Mapping[str, Any]]:
-    for i, res in enumerate(resources):
-        if not isinstance(res, dict):
-            problems.append(f"resource #{i}: not a JSON object ({type(res).__name__})")
-            continue
-        rtype = res.get("resourceType")
-        if rtype == "Bundle":  # a search result or transaction where single resources were expected
-            for entry in as_list(res.get("entry")):
-                inner = as_dict(entry).get("resource")
-                if isinstance(inner, dict):
-                    yield from _flatten([inner], problems)
-            continue
-        if not isinstance(rtype, str) or not rtype:
-            problems.append(f"resource #{i}: no resourceType")
-            continue
-        yield res
-
-
 def index_resources(resources: Iterable[Any]) -> ResourceIndex:
     """Index usable resources; drop entered-in-error and non-counting statuses. Never raises."""
     index = ResourceIndex()
@@ -349,13 +350,38 @@ def index_resources(resources: Iterable[Any]) -> ResourceIndex:
     except TypeError:
         index.problems.append("resources: not a list")
         return index
-    for res in _flatten(items, index.problems):
-        if is_entered_in_error(res) or not counts(res):
+    _index_into(index, items, "resource")
+    return index
+
+
+def _index_into(index: ResourceIndex, items: list, label: str) -> None:
+    by_type, by_ref, problems = index.by_type, index.by_ref, index.problems
+    for i, res in enumerate(items):
+        if not isinstance(res, dict):
+            problems.append(f"{label} #{i}: not a JSON object ({type(res).__name__})")
+            continue
+        rtype = res.get("resourceType")
+        if rtype == "Bundle":  # a search result or transaction where single resources were expected
+            inner = [e.get("resource") for e in as_list(res.get("entry")) if isinstance(e, dict)]
+            _index_into(index, [r for r in inner if r is not None], "Bundle entry")
+            continue
+        if not isinstance(rtype, str) or not rtype:
+            problems.append(f"{label} #{i}: no resourceType")
+            continue
+        st = res.get("status")
+        st = st.strip() if isinstance(st, str) else ""
+        allowed = COUNTING_STATUS.get(rtype)
+        if st == ENTERED_IN_ERROR or (allowed is not None and st not in allowed) or (
+            rtype == "Condition" and _status_code(res.get("verificationStatus")) == ENTERED_IN_ERROR
+        ):
             index.ignored += 1
             continue
-        rtype = res["resourceType"]
-        index.by_type.setdefault(rtype, []).append(res)
-        rid = resource_id(res)
-        if rid:
-            index.by_ref[f"{rtype}/{rid}"] = res
-    return index
+        bucket = by_type.get(rtype)
+        if bucket is None:
+            bucket = by_type[rtype] = []
+        bucket.append(res)
+        rid = res.get("id")
+        if isinstance(rid, str) and rid:
+            by_ref[f"{rtype}/{rid}"] = res
+        elif isinstance(rid, int) and not isinstance(rid, bool):
+            by_ref[f"{rtype}/{rid}"] = res

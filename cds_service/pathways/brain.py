@@ -3,22 +3,25 @@
 Reads like the seeds:
 
 1. Applies only to a patient with active brain metastases; unknown status → DATA-MISSING.
-2. No treatment wish recorded as absent → ``BM-RESTRAINT`` (best supportive care), palliative
-   care and the RPA class only: no MDO, treatment or referral cards.
-3. Otherwise (treatment wish assumed unless recorded false), in independent sections:
-   - triage (001: A1–A4 / S1–S3) and, for the neuro-oncology MDO, the treatment
-     considerations (000), systemic therapy, neurology referral, recurrence / radionecrosis
-     and the MDO information checklist;
+2. No treatment wish (recorded as absent) → ``BM-RESTRAINT`` (best supportive care), palliative
+   care and the RPA class only: no MDO, treatment, follow-up or referral cards.
+3. Otherwise (treatment wish assumed unless recorded false), in sections:
+   - triage (001: A1–A4 / S1–S3), neurology referral, recurrence / radionecrosis;
+   - the treatment considerations of 000 in the triage's context: systemic therapy;
+     resection; SRS or else WBRT;
    - the post-operative policy; the follow-up MRI; the RPA class;
+   - the MDO information checklist when a card proposes the neuro-oncology MDO;
    - palliative care from the diagnosis.
 
 Each section runs through :mod:`brain_walk`, which follows both branches of any unknown
-step and turns a difference into DATA-MISSING (catalog "Conventions").
+step and turns a difference into DATA-MISSING (catalog "Conventions"); all DATA-MISSING
+findings become one.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_followup import (

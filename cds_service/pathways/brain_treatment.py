@@ -5,8 +5,7 @@ therapy, best supportive care — as *considerations for the MDO*, never orders:
 
 - ``BM-TX-SYSTEMIC`` at any KPS (000 puts it in the KPS < 70 column too);
 - ``BM-TX-RESECTION``, ``BM-TX-SRS``, ``BM-TX-WBRT`` only with KPS ≥ 70 when the
-  triage sends the patient to the neuro-oncology MDO and that MDO has not yet
-  been held (after it, the plan is made); with KPS < 70, 000 says "be restrained
+  triage does not end in ``BM-RESTRAINT`` (catalog 1c); with KPS < 70, 000 says "be restrained
   with radiotherapy in any form", which the triage card says. Exception (002):
   a low-KPS patient sent to the MDO at S2 because of mass effect, a posterior-
   fossa lesion or hydrocephalus may be considered for resection;
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
-from cds_service.pathways.brain_triage import MDO_NEURO, Triage, wish_assumed
+from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, Triage, wish_assumed
 from cds_service.pathways.brain_walk import All, AnyOf, Expr, Not, Walk
 from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
 
@@ -65,16 +64,15 @@ def targeted_therapy_expr(facts: Facts) -> Expr:
 
 def systemic(facts: Facts, walk: Walk) -> list[Finding]:
     start = len(walk.trace)
-    if facts.value("systemic_therapy_active") is True:
-        return []  # already on systemic therapy: the consideration has been made
     if not walk.decide("Systemic therapy (000)", "NSCLC with a driver alteration, or melanoma with a BRAF mutation?",
                        targeted_therapy_expr(facts)):
         return []
     melanoma = facts.value("primary_tumour") == "melanoma"
     used = ["primary_tumour", "driver_positive" if melanoma else "driver_alteration", "systemic_therapy_active"]
     drivers = facts.value("driver_positive") or frozenset()
+    notes = ["systemic-active"] if facts.value("systemic_therapy_active") is True else []
     return [_finding(TX_SYSTEMIC, facts, used, walk.trace[start:], variant="melanoma" if melanoma else "nsclc",
-                     params={"drivers": frozenset(drivers)})]
+                     notes=notes, params={"drivers": frozenset(drivers)})]
 
 
 # -- local treatment -------------------------------------------------------------------------------
@@ -94,9 +92,15 @@ KPS_UNKNOWN = "kps-unknown"  # MDO at S3 reached without needing the KPS: ask it
 
 
 def local_context(facts: Facts, t: Triage | None) -> str:
-    """The local-treatment context of a triage outcome (``None``: no triage, e.g. radionecrosis)."""
-    if t is None or t.rule_id != MDO_NEURO or facts.value("mdo_discussed") is True:
-        return NO_LOCAL  # after the MDO the treatment plan is made there
+    """The local-treatment context of a triage outcome (``None``: no triage, e.g. radionecrosis).
+
+    Catalog 1c: the considerations apply when KPS ≥ 70 and the triage does not end in
+    ``BM-RESTRAINT`` — so after ``BM-MDO-ORGAN`` too (the organ MDO weighs them) — but
+    not once the neuro-oncology MDO has been held since the latest diagnosis or progression:
+    the treatment plan is then made (and recorded) there.
+    """
+    if t is None or t.rule_id not in (MDO_NEURO, MDO_ORGAN) or facts.value("mdo_discussed") is True:
+        return NO_LOCAL
     if t.route == "S2":
         return LOW_KPS_S2
     return {True: KPS_OK, False: KPS_LOW, None: KPS_UNKNOWN}[t.kps_ge_70]

@@ -77,6 +77,7 @@ class Finding:
     - ``notes``: keys of extra detail paragraphs in the template (``notes``), in order.
     - ``params``: values for the template placeholders (deadline, missing specialties …).
     - ``order_id``: the draft order the finding is about (order hooks), ``Type/id``.
+    - ``selection_behavior``: ``at-most-one`` (alternatives) or ``any`` (suggestions that combine).
     """
 
     rule_id: str
@@ -89,6 +90,7 @@ class Finding:
     params: Mapping[str, Any] = field(default_factory=dict)
     suggestions: tuple[SuggestionSpec, ...] = ()
     order_id: str | None = None
+    selection_behavior: str = "at-most-one"  # "any" when the suggestions may be combined ("and/or")
 
 
 @dataclass(frozen=True)

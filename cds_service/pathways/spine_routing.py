@@ -216,6 +216,7 @@ def pain_finding(sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding:
             _refer("refer-medical-oncology", "referral-medical-oncology"),
             _refer("refer-interventional-radiology", "referral-interventional-radiology"),
         ),
+        selection_behavior="any",  # "and/or": the referrals combine
     )
 
 

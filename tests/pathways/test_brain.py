@@ -25,7 +25,7 @@ BRANCHES = [
     ("A1 no: prognosis ≤ 3 months", dict(expected_survival_months=2.0), {RESTRAINT, RPA}),
     ("A2 yes: critical location", dict(critical_location=True), {NEURO, SRS, RPA}),
     ("A3 yes: diameter > 10 mm", dict(largest_diameter_mm=15.0), {NEURO, SRS, RPA}),
-    ("A4 yes: switch with high cerebral response", dict(systemic_switch_cns_response="high"), {ORGAN, RPA}),
+    ("A4 yes: switch with high cerebral response", dict(systemic_switch_cns_response="high"), {ORGAN, SRS, RPA}),
     ("A4 no: no switch option", dict(), {NEURO, SRS, RPA}),
     ("A4 no: switch with low response", dict(systemic_switch_cns_response="low"), {NEURO, SRS, RPA}),
     # -- symptomatic triage (001 Bijlage 2)
@@ -71,7 +71,7 @@ BRANCHES = [
      {RESTRAINT, SYSTEMIC, RPA}),
     ("NSCLC with EGFR already on systemic therapy",
      dict(primary_tumour="nsclc", driver_alteration=True, systemic_therapy_active=True,
-          last_brain_mri_date=NOW), {NEURO, SRS, RPA}),
+          last_brain_mri_date=NOW), {NEURO, SYSTEMIC, SRS, RPA}),
     # -- resection (000)
     ("resection: 1 metastasis ≥ 25 mm, favourable",
      dict(largest_diameter_mm=30.0, total_volume_cm3=14.0, largest_volume_cm3=14.0, disease_burden_limited=True,

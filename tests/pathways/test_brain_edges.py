@@ -69,7 +69,7 @@ def test_resection_prognosis_category(category, expected):
 
 
 @pytest.mark.parametrize("diameter, expected", [
-    (10.0, {ORGAN, RPA}),  # A3: "> 10 mm" — 10 mm goes on to A4 (switch option: organ MDO)
+    (10.0, {ORGAN, SRS, RPA}),  # A3: "> 10 mm" — 10 mm goes on to A4 (switch option: organ MDO)
     (11.0, {NEURO, SRS, RPA}),
 ])
 def test_diameter_10_11(diameter, expected):

@@ -141,7 +141,7 @@ def test_followup_card_gives_interval_and_due_date():
 @pytest.mark.parametrize("overrides, expected, variant", [
     (dict(bm_recurrence=True), {NEURO, SRS, RECUR, RPA}, None),
     (dict(bm_recurrence=True, kps=60), {RESTRAINT, RECUR, RPA}, "organ"),
-    (dict(bm_recurrence=True, systemic_switch_cns_response="high"), {"BM-MDO-ORGAN", RECUR, RPA}, "organ"),
+    (dict(bm_recurrence=True, systemic_switch_cns_response="high"), {"BM-MDO-ORGAN", "BM-TX-SRS", RECUR, RPA}, "organ"),
     (dict(radionecrosis_suspected=True), {RECUR, RPA}, "radionecrosis"),
     (dict(radionecrosis_suspected=True, bm_recurrence=True), {RECUR, RPA}, "both"),
     (dict(radionecrosis_suspected=True, kps=60), {RECUR, RPA}, "radionecrosis"),
