@@ -52,7 +52,12 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
     app.json.sort_keys = False
 
     if config.jwt_required:
-        verifier = JwtVerifier(config.trusted_issuers, leeway=config.jwt_leeway)
+        replay = None
+        if config.redis_url:
+            from cds_service.hooks.auth import RedisReplayCache
+
+            replay = RedisReplayCache(config.redis_url)
+        verifier = JwtVerifier(config.trusted_issuers, leeway=config.jwt_leeway, replay=replay)
     else:
         verifier = None
         log.warning("JWT verification is OFF (CDS_JWT_REQUIRED=false): any client may call this service")

@@ -93,6 +93,7 @@ class Config:
     fixed_now: datetime | None = None
     demo_fhir: bool = False
     public_base_url: str | None = None
+    redis_url: str | None = None  # scale-out: shared jti replay cache across worker processes
     production: bool = False
 
     # -- building ----------------------------------------------------------------
@@ -275,6 +276,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "fixed_now": _datetime,
     "demo_fhir": _bool,
     "public_base_url": _optional_str,
+    "redis_url": _optional_str,
 }
 
 

@@ -243,15 +243,14 @@ def demo_service(tmp_path_factory):
 def test_services_read_the_demo_fhir_api(demo_service, case: dict, service_id: str) -> None:
     import requests
 
-    from cds_service.ehr.fixtures import case_patient_id
-    from cds_service.ehr.request import ORDER_HOOKS, build_request
+    import uuid
+
+    from cds_service.ehr.fixtures import case_context
     from cds_service.services import SERVICES_BY_ID
 
     hook = SERVICES_BY_ID[service_id].hook
-    orders = hook in ORDER_HOOKS
-    drafts = [e["resource"] for e in (case.get("draft_orders") or {}).get("entry") or ()] if orders else []
-    body = build_request(hook, patient_id=case_patient_id(case), fhir_server=demo_fhir_base(demo_service),
-                         draft_orders=drafts, selections=tuple(case.get("selections") or ()) if orders else ())
+    body = {"hookInstance": str(uuid.uuid4()), "hook": hook, "fhirServer": demo_fhir_base(demo_service),
+            "context": case_context(case, hook)}
     response = requests.post(f"{demo_service}/cds-services/{service_id}", json=body, timeout=60)
     assert response.status_code == 200, response.text[:500]
     rules = [card["source"]["topic"]["code"] for card in response.json()["cards"]]

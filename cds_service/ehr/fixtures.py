@@ -90,6 +90,21 @@ def case_titles(cases: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     return titles
 
 
+def case_context(case: Mapping[str, Any], hook: str, user_id: str = "Practitioner/ehr-sandbox") -> dict:
+    """The hook ``context`` for a fixture case, as the engine-level case tests build it.
+
+    Order hooks get the case's ``draft_orders`` Bundle as written (an empty one if it has none);
+    order-select gets exactly the case's ``selections`` (possibly none).
+    """
+    context: dict[str, Any] = {"userId": user_id, "patientId": case_patient_id(case)}
+    if hook in ("order-select", "order-sign"):
+        context["draftOrders"] = case.get("draft_orders") or {"resourceType": "Bundle", "type": "collection",
+                                                             "entry": []}
+        if hook == "order-select":
+            context["selections"] = list(case.get("selections") or [])
+    return context
+
+
 def service_patient_ids(cases: Iterable[Mapping[str, Any]]) -> set[str]:
     """Patients of cases with service expectations (not the ``facts_only`` test data of the facts layer,
     some of which is deliberately malformed and is refused by validating FHIR servers)."""

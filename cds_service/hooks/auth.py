@@ -18,6 +18,7 @@ caught within a worker (use a shared cache for stricter guarantees).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -138,10 +139,34 @@ class ReplayCache:
             return True
 
 
+class RedisReplayCache:
+    """``jti`` values seen, shared by every worker process through Redis (scale-out configuration).
+
+    An in-process :class:`ReplayCache` only protects one gunicorn worker; with several
+    workers a replayed token could land on another one. ``SET key NX EXAT`` makes the
+    check-and-add atomic across processes, and Redis forgets the key when the token expires.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "cds:jti:") -> None:
+        import redis  # optional dependency (extra ``scaleout``)
+
+        self.prefix = prefix
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def check_and_add(self, iss: str, jti: str, until: float) -> bool:
+        digest = hashlib.sha256(iss.encode() + b"\x00" + jti.encode()).hexdigest()
+        key = self.prefix + digest
+        try:
+            return bool(self._redis.set(key, b"1", nx=True, exat=max(int(until) + 1, int(time.time()) + 1)))
+        except Exception as exc:  # Redis down: refuse rather than accept a possible replay
+            log.error("jti replay cache unavailable: %s", type(exc).__name__)
+            raise JwtRejected("replay cache unavailable") from None
+
+
 class JwtVerifier:
     def __init__(self, issuers: Mapping[str, Sequence[str]], *, leeway: float = 60,
                  session: requests.Session | None = None, jwks: JwksCache | None = None,
-                 replay: ReplayCache | None = None) -> None:
+                 replay: ReplayCache | RedisReplayCache | None = None) -> None:
         self.leeway = leeway
         self.jwks = jwks or JwksCache(issuers, session=session)
         self.replay = replay or ReplayCache()

@@ -275,3 +275,35 @@ def test_loader_shifts_dates() -> None:
     server = FakeServer()
     FixtureLoader(server).load({"p1": _bundle("p1", 1)}, SHIFT)
     assert server.store["Observation/p1-obs0"]["effectiveDateTime"] == "2026-12-03T11:00:00+00:00"
+
+
+DRAFTS = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "ServiceRequest", "id": "sr"}}]}
+
+
+@pytest.mark.parametrize(
+    ("case", "hook", "expected"),
+    [
+        ({"id": "c1", "patient": "p1", "draft_orders": DRAFTS}, "patient-view",
+         {"userId": "Practitioner/ehr-sandbox", "patientId": "p1"}),
+        ({"id": "p2", "draft_orders": DRAFTS, "selections": ["ServiceRequest/sr"]}, "order-select",
+         {"userId": "Practitioner/ehr-sandbox", "patientId": "p2", "draftOrders": DRAFTS,
+          "selections": ["ServiceRequest/sr"]}),
+        ({"id": "p3", "draft_orders": DRAFTS}, "order-select",
+         {"userId": "Practitioner/ehr-sandbox", "patientId": "p3", "draftOrders": DRAFTS, "selections": []}),
+        ({"id": "p4", "selections": ["ServiceRequest/sr"]}, "order-sign",
+         {"userId": "Practitioner/ehr-sandbox", "patientId": "p4",
+          "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []}}),
+    ],
+)
+def test_case_context(case: dict, hook: str, expected: dict) -> None:
+    from cds_service.ehr.fixtures import case_context
+
+    assert case_context(case, hook) == expected
+
+
+def test_service_patient_ids_leave_out_facts_only_cases() -> None:
+    from cds_service.ehr.fixtures import service_patient_ids
+
+    cases = [{"id": "bm-1", "expect": {"a": []}}, {"id": "x", "patient": "bm-2", "expect": {"b": ["R"]}},
+             {"id": "fx-1", "facts_only": True, "facts": {"kps": 1}}]
+    assert service_patient_ids(cases) == {"bm-1", "bm-2"}

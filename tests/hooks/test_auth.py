@@ -245,3 +245,35 @@ def test_rejections_are_counted(client):
     get(client)
     get(client, "x.y.z")
     assert "cds_jwt_rejected_total 2.0" in client.get("/metrics").get_data(as_text=True)
+
+
+def _redis_url() -> str:
+    url = "redis://127.0.0.1:6379/15"
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # the scale-out backend is optional on a developer machine
+        pytest.skip(f"Redis not reachable at {url}: {type(exc).__name__}")
+    return url
+
+
+def test_replay_is_caught_across_worker_processes_with_redis(make_app, tmp_path):
+    """Two app instances (= two gunicorn workers) share the jti cache through Redis."""
+    url = _redis_url()
+    path = tmp_path / "ehr-jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1", "ES384"))))
+    workers = [make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)}, redis_url=url)
+               for _ in range(2)]
+    token = make_token(jti=f"redis-{uuid.uuid4()}")
+    assert get(workers[0].test_client(), token).status_code == 200
+    assert get(workers[1].test_client(), token).status_code == 401
+    assert get(workers[1].test_client(), make_token()).status_code == 200
+
+
+def test_redis_down_rejects_rather_than_accepting_a_possible_replay(make_app, tmp_path):
+    pytest.importorskip("redis")
+    path = tmp_path / "ehr-jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1", "ES384"))))
+    app = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)},
+                   redis_url="redis://127.0.0.1:1/0")
+    assert get(app.test_client(), make_token()).status_code == 401

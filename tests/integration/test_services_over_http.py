@@ -15,15 +15,15 @@ HTTP the key's failure policy applies before any rule runs).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
 
 import pytest
 import requests
 
-from cds_service.ehr.fixtures import FIXTURE_NOW, case_patient_id, read_cases
+from cds_service.ehr.fixtures import FIXTURE_NOW, case_context, case_patient_id, read_cases
 from cds_service.ehr.prefetch import run_prefetch
-from cds_service.ehr.request import ORDER_HOOKS, build_request
 from cds_service.services import PREFETCH
 from live_servers import without_uuids
 
@@ -46,15 +46,10 @@ def case_now(case: dict) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _context_args(case: dict, hook: str) -> dict:
-    """Draft orders and selections of the case, for the order hooks only."""
-    if hook not in ORDER_HOOKS:
-        return {}
-    drafts = case.get("draft_orders") or {}
-    return {
-        "draft_orders": [e["resource"] for e in drafts.get("entry") or ()],
-        "selections": tuple(case.get("selections") or ()),
-    }
+def case_request(case: dict, hook: str, fhir_server: str) -> dict:
+    """A hook request for the case: a new hookInstance, the case's context, ``fhirServer``."""
+    return {"hookInstance": str(uuid.uuid4()), "hook": hook, "fhirServer": fhir_server,
+            "context": case_context(case, hook)}
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +77,7 @@ def test_case_gives_the_same_cards_with_and_without_prefetch(case, service_id, c
                                                               ehr_prefetch, service_clock) -> None:
     service = discovery[service_id]
     patient_id = case_patient_id(case)
-    body = build_request(service["hook"], patient_id=patient_id, fhir_server=loaded_fhir.base,
-                         **_context_args(case, service["hook"]))
+    body = case_request(case, service["hook"], loaded_fhir.base)
     templates = tuple(sorted((service.get("prefetch") or {}).items()))
     unavailable = set(case.get("unavailable") or ())
     prefetch = {k: v for k, v in ehr_prefetch(patient_id, templates).items() if k not in unavailable}
