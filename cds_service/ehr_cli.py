@@ -64,11 +64,12 @@ def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, tim
     titles = case_titles(cases)
     shift = DateShift.to(datetime.now(timezone.utc)) if shift_dates else None
     loader = FixtureLoader(FhirRestClient(fhir_server, timeout=timeout))
-    try:
-        results = loader.load(bundles, shift)
+    width = max(len("patient id"), *(len(pid) for pid in bundles))
+    click.echo(f"{'patient id':<{width}}  {'resources':>9}  case")
+    try:  # a row per patient as soon as it is stored
+        results = loader.load(bundles, shift, progress=lambda r: _print_row(r, titles, width))
     except FhirError as exc:
         raise click.ClickException(f"cannot reach the FHIR server: {exc}") from None
-    _print_load_table(results, titles)
     how = "transactions" if loader.use_transactions else "single PUTs (the server refused transactions)"
     moved = f"dates moved by {shift.days:+d} days" if shift else "dates as written"
     total = sum(r.resources for r in results)
@@ -89,15 +90,12 @@ def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, tim
         raise click.ClickException(f"{len(broken)} patient(s) were not loaded completely: {', '.join(broken)}")
 
 
-def _print_load_table(results: list[LoadResult], titles: dict[str, list[str]]) -> None:
-    width = max([len("patient id")] + [len(r.patient_id) for r in results])
-    click.echo(f"{'patient id':<{width}}  {'resources':>9}  case")
-    for r in results:
-        status = "" if r.ok else click.style(f"  ({len(r.errors)} refused)", fg="red", bold=True)
-        cases = titles.get(r.patient_id) or ["(no case)"]
-        click.echo(f"{r.patient_id:<{width}}  {r.resources:>9}  {cases[0]}{status}")
-        for title in cases[1:]:
-            click.echo(f"{'':<{width}}  {'':>9}  {title}")
+def _print_row(r: LoadResult, titles: dict[str, list[str]], width: int) -> None:
+    status = "" if r.ok else click.style(f"  ({len(r.errors)} refused)", fg="red", bold=True)
+    cases = titles.get(r.patient_id) or ["(no case)"]
+    click.echo(f"{r.patient_id:<{width}}  {r.resources:>9}  {cases[0]}{status}")
+    for title in cases[1:]:
+        click.echo(f"{'':<{width}}  {'':>9}  {title}")
 
 
 # -- sandbox --------------------------------------------------------------------------

@@ -106,8 +106,9 @@ General rules
 
 Adding local codes: add the code to the fact's `codes` (or to the codeset it names with `@`) in
 `mappings/*.yaml`, or create `mappings/local.yaml` starting with `format: neuro-onc-cds/fact-mapping/v1`
-and an `extend:` section (`extend: {{kps: {{codes: ["http://hospital.example/codes|KPS"]}}}}`). The service
-checks every mapping file at startup and refuses to start on a mistake. The mapping format is described at
+and an `extend:` section (`extend: {{hemoglobin_g_dl: {{codes: ["http://hospital.example/lab|HB"]}}}}`; inputs of
+derived facts are extended by their `_` name, e.g. `_kps_recorded` for the KPS). The service checks every
+mapping file at startup and refuses to start on a mistake. The mapping format is described at
 the top of `mappings/systems.yaml` and in `cds_service/facts/mapping.py`.
 """
 

@@ -271,12 +271,6 @@ def status(resource: Mapping[str, Any]) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def counts(resource: Mapping[str, Any]) -> bool:
-    """False for cancelled / revoked / not-done / draft records (and entered-in-error)."""
-    allowed = COUNTING_STATUS.get(resource.get("resourceType"))  # type: ignore[arg-type]
-    return allowed is None or status(resource) in allowed
-
-
 def _status_code(concept: Any) -> str | None:
     for _system, code in codings(concept):
         return code
@@ -299,14 +293,6 @@ def condition_state(resource: Mapping[str, Any]) -> str:
     if verification in CONDITION_SUSPECTED:
         return SUSPECTED
     return ACTIVE
-
-
-def is_entered_in_error(resource: Mapping[str, Any]) -> bool:
-    if status(resource) == ENTERED_IN_ERROR:
-        return True
-    if resource.get("resourceType") == "Condition":
-        return _status_code(resource.get("verificationStatus")) == ENTERED_IN_ERROR
-    return False
 
 
 def reference_key(reference: Any) -> str | None:
@@ -381,7 +367,5 @@ def _index_into(index: ResourceIndex, items: list, label: str) -> None:
             bucket = by_type[rtype] = []
         bucket.append(res)
         rid = res.get("id")
-        if isinstance(rid, str) and rid:
-            by_ref[f"{rtype}/{rid}"] = res
-        elif isinstance(rid, int) and not isinstance(rid, bool):
+        if (isinstance(rid, str) and rid) or (isinstance(rid, int) and not isinstance(rid, bool)):
             by_ref[f"{rtype}/{rid}"] = res

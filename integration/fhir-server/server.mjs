@@ -111,7 +111,7 @@ function capabilityStatement() {
     status: 'active',
     date: new Date().toISOString(),
     kind: 'instance',
-    software: { name: 'neuro-onc-cds test FHIR server (Medplum fhir-router)', version: '5.2.13' },
+    software: { name: 'neuro-onc-cds test FHIR server (Medplum fhir-router)', version: core.MEDPLUM_VERSION },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     rest: [
@@ -189,7 +189,12 @@ async function handle(req, router, repo) {
 
   let body;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    const text = await readBody(req);
+    let text;
+    try {
+      text = await readBody(req);
+    } catch {
+      return outcome(413, 'too-costly', `Request body larger than ${MAX_BODY_BYTES} bytes`);
+    }
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {

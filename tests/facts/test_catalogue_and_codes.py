@@ -153,4 +153,4 @@ def test_mapping_files_document_the_format() -> None:
     for name in MY_FILES:
         text = (ROOT / "mappings" / name).read_text(encoding="utf-8")
         assert text.startswith("format: neuro-onc-cds/fact-mapping/v1\n# "), name
-        assert "Format" in text or "FORMAT" in text, name
+        assert "# Mapping format" in text or "# MAPPING FORMAT" in text, name

@@ -13,11 +13,9 @@ from cds_service.ehr.fixtures import FixtureLoader, case_patient_id, read_bundle
 from cds_service.ehr.prefetch import run_prefetch
 from cds_service.ehr.request import build_request
 from cds_service.services import PREFETCH, SERVICES_BY_ID
-
 from live_servers import LiveServer, NodeFhirServer, make_cds_app, without_uuids
 
 pytestmark = pytest.mark.integration
-
 
 
 def _patient_view_case() -> tuple[str, str]:
