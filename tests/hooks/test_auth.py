@@ -10,7 +10,7 @@ import uuid
 import jwt
 import pytest
 import responses
-from conftest import hook_request
+from hook_support import hook_request
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import hook_request
+from hook_support import hook_request
 
 PREFLIGHT = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization, content-type"}
@@ -52,7 +52,7 @@ def test_headers_on_401(make_app):
 
 
 def test_headers_on_500(make_app):
-    from conftest import make_engine
+    from hook_support import make_engine
 
     def broken(facts, ctx):
         raise RuntimeError("boom")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import hook_request
+from hook_support import hook_request
 
 from cds_service.services import PREFETCH
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import hook_request, make_engine
+from hook_support import hook_request, make_engine
 
 from cds_service import errors
 from cds_service.hooks.errors import INTERNAL_MESSAGE

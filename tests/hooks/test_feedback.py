@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import hook_request
+from hook_support import hook_request
 
 URL = "/cds-services/brain-metastases/feedback"
 

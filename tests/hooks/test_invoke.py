@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 import responses
-from conftest import FHIR, NOW, bundle, hook_request
+from hook_support import FHIR, NOW, bundle, hook_request
 
 from cds_service.cards.validate import check_response
 from cds_service.services import PREFETCH, SERVICES
