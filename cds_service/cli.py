@@ -317,6 +317,18 @@ def rule_catalogue(language: str = "en") -> tuple[list[RuleInfo], list[str]]:
     return out, problems
 
 
+def rules_markdown(language: str = "en", infos: Sequence[RuleInfo] | None = None) -> str:
+    """The rule table of the README: rule id, what it says, indicator, services, guideline source."""
+    if infos is None:
+        infos, _ = rule_catalogue(language)
+    lines = ["| Rule | Card | Indicator | Services | Source |", "|---|---|---|---|---|"]
+    for i in infos:
+        cells = [f"`{i.rule_id}`", i.title or "", i.indicator or "(no template)",
+                 ", ".join(f"`{s}`" for s in i.services), i.source or ""]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--markdown", is_flag=True, help="A Markdown table (for the README).")
@@ -329,12 +341,7 @@ def rules(as_json: bool, markdown: bool, language: str) -> None:
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], ensure_ascii=False, indent=2))
     elif markdown:
-        click.echo("| Rule | Indicator | Area | Services | Source |")
-        click.echo("|---|---|---|---|---|")
-        for i in infos:
-            cells = [f"`{i.rule_id}`", i.indicator or "(no template)", i.area or "",
-                     ", ".join(f"`{s}`" for s in i.services), (i.source or "").replace("|", "\\|")]
-            click.echo("| " + " | ".join(cells) + " |")
+        click.echo(rules_markdown(language, infos))
     else:
         click.echo(_table(("rule", "indicator", "area", "services", "source"),
                           [(i.rule_id, i.indicator or "(no template)", i.area, i.services, i.source) for i in infos]))
