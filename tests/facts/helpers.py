@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterable
 
 from cds_service.facts.extract import FactExtractor
 from cds_service.facts.model import Facts
-from cds_service.fixtures.gen.builder import (  # noqa: F401  (re-exported for the tests)
-    ATC,
-    DCM,
-    HGNC,
-    ICD10,
-    ICD10CM,
-    LNC,
-    LOCAL,
-    SCT,
-    UCUM,
-    PatientBuilder,
-    coding,
-    concept,
-)
+
+
+def _load_fixture_builder() -> ModuleType:
+    """``fixtures/gen/builder.py`` by path: it is a development tool, not part of the installed package."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "gen" / "builder.py"
+    spec = importlib.util.spec_from_file_location("fixture_builder", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_builder = _load_fixture_builder()
+# re-exported for the tests
+ATC = _builder.ATC
+DCM = _builder.DCM
+HGNC = _builder.HGNC
+ICD10 = _builder.ICD10
+ICD10CM = _builder.ICD10CM
+LNC = _builder.LNC
+LOCAL = _builder.LOCAL
+SCT = _builder.SCT
+UCUM = _builder.UCUM
+PatientBuilder = _builder.PatientBuilder
+coding = _builder.coding
+concept = _builder.concept
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 PID = "t1"
