@@ -216,8 +216,8 @@ def test_rules_json_lists_rules_services_and_templates(fake_pathways):
 
 def test_rules_markdown(fake_pathways):
     lines = run("rules", "--markdown").stdout.splitlines()
-    assert lines[:2] == ["| Rule | Indicator | Area | Services | Source |", "|---|---|---|---|---|"]
-    assert lines[2].startswith("| `DATA-MISSING` | info | common_rules | `svc-a`, `svc-b` |")
+    assert lines[:2] == ["| Rule | Card | Indicator | Services | Source |", "|---|---|---|---|---|"]
+    assert lines[2].startswith("| `DATA-MISSING` | Data needed for guideline advice | info | `svc-a`, `svc-b` |")
 
 
 def test_rules_of_the_real_pathways_all_have_templates():

@@ -50,8 +50,9 @@ from cds_service.pathways.brain_treatment import (
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, RESTRAINT, Triage, triage, triage_finding
 from cds_service.pathways.brain_walk import Combined, Walk, by_variant, marker, run
 from cds_service.pathways.common import DATA_MISSING, data_missing
+from cds_service.pathways.mdo_info import label as item_label
 from cds_service.pathways.mdo_info import mdo_information, referral_note
-from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec
+from cds_service.pathways.model import ActionSpec, EvalContext, Finding, LocalizedText, SuggestionSpec, tr
 
 NEURO_REFERRAL = "BM-NEURO-REFERRAL"
 MDO_INFO_MISSING = "BM-MDO-INFO-MISSING"
@@ -75,6 +76,9 @@ RULES: tuple[str, ...] = (
     DATA_MISSING,
 )
 
+# What ``evaluate_orders`` can emit on the order hooks (catalog §1e, §1f).
+ORDER_RULES: tuple[str, ...] = (FOLLOWUP_MRI, MDO_INFO_MISSING)
+
 
 # -- entry points ----------------------------------------------------------------------------------
 
@@ -84,8 +88,10 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     status = facts["brain_metastases"]
     if not status.known:
         return [data_missing(["brain_metastases"],
-                             "Brain metastases: status unknown (the conditions could not be read) — "
-                             "the brain-metastasis guideline could not be applied")]
+                             tr("Hersenmetastasen: status onbekend (de aandoeningen konden niet worden gelezen) — "
+                                "de richtlijn hersenmetastasen kon niet worden toegepast",
+                                "Brain metastases: status unknown (the conditions could not be read) — "
+                                "the brain-metastasis guideline could not be applied"))]
     if status.value is not True:
         return []
     if facts.value("treatment_wish") is False:
@@ -141,8 +147,10 @@ def _triage_section(facts: Facts, walk: Walk) -> list[Finding]:
     out: list[Finding] = []
     t: Triage | None = None
     if facts.value("radionecrosis_suspected") is True:
-        walk.note("Suspected radionecrosis after stereotactic radiotherapy: discussed in the MDO, "
-                  "outside the triage flowcharts (001, toelichting 2)")
+        walk.note(tr("Verdenking radiatienecrose na stereotactische radiotherapie: bespreken in het MDO, "
+                     "buiten de triage-stroomdiagrammen (001, toelichting 2)",
+                     "Suspected radionecrosis after stereotactic radiotherapy: discussed in the MDO, "
+                     "outside the triage flowcharts (001, toelichting 2)"))
     else:
         t = triage(facts, walk)
         out.append(triage_finding(facts, t, walk, _mdo_suggestion))
@@ -178,16 +186,19 @@ def _refers_to_mdo(findings: list[Finding]) -> bool:
 def _neuro_referral(facts: Facts, walk: Walk) -> list[Finding]:
     """001: refer every symptomatic patient to neuro-oncology / neurology, unless already under its care."""
     start = len(walk.trace)
-    if not walk.decide("Referral (001)", "brain metastases symptomatic?", at.symptomatic(facts)):
+    if not walk.decide(tr("Verwijzing (001)", "Referral (001)"),
+                       tr("hersenmetastasen symptomatisch?", "brain metastases symptomatic?"), at.symptomatic(facts)):
         return []
     if facts.value("neurology_involved") is True:
-        walk.note("Already under neurology / neuro-oncology care")
+        walk.note(tr("Al onder behandeling van de neurologie / neuro-oncologie",
+                     "Already under neurology / neuro-oncology care"))
         return []
     used = ("bm_symptomatic", "neurological_deficit", "seizures", "raised_icp", "neurology_involved")
     return [Finding(
         NEURO_REFERRAL,
         facts_used=tuple(n for n in used if facts.known(n)),
-        trace=(*walk.trace[start:], "Neurology / neuro-oncology involvement recorded? → no"),
+        trace=(*walk.trace[start:], tr("Betrokkenheid neurologie / neuro-oncologie vastgelegd? → nee",
+                                       "Neurology / neuro-oncology involvement recorded? → no")),
         suggestions=(SuggestionSpec("refer-neuro", (ActionSpec("create", "neuro-oncology-referral"),)),),
     )]
 
@@ -201,8 +212,11 @@ def _info_missing(facts: Facts, *, indicator: str | None = None, variant: str | 
     return Finding(
         MDO_INFO_MISSING,
         facts_missing=info.missing_facts,
-        trace=(f"MDO information (001 §3): {len(info.present)} of {len(info.present) + len(info.missing)} items "
-               f"present; missing: {', '.join(info.missing)}",),
+        trace=(tr(f"Informatie voor het MDO (001 §3): {len(info.present)} van "
+                  f"{len(info.present) + len(info.missing)} onderdelen aanwezig; ontbreekt: "
+                  f"{', '.join(item_label(key, 'nl') for key in info.missing)}",
+                  f"MDO information (001 §3): {len(info.present)} of {len(info.present) + len(info.missing)} items "
+                  f"present; missing: {', '.join(info.missing)}"),),
         indicator=indicator,
         variant=variant,
         notes=tuple(f"item:{key}" for key in info.missing),
@@ -215,14 +229,30 @@ def _no_treatment_wish() -> Finding:
     return Finding(
         RESTRAINT,
         facts_used=("treatment_wish",),
-        trace=("Treatment wish? → no (recorded): the patient does not want treatment",
-               "No MDO, treatment or referral cards; best supportive care"),
+        trace=(tr("Behandelwens? → nee (vastgelegd): de patiënt wil geen behandeling",
+                  "Treatment wish? → no (recorded): the patient does not want treatment"),
+               tr("Geen kaarten voor MDO, behandeling of verwijzing; best supportive care",
+                  "No MDO, treatment or referral cards; best supportive care")),
         variant="no-wish",
         notes=("best-supportive-care",),
     )
 
 
 # -- finishing touches ------------------------------------------------------------------------------
+
+
+SURVIVAL_CATEGORIES_NL = {  # LOCAL expected-survival codes, as a Dutch card says them
+    "lt-2-weeks": "< 2 weken",
+    "lt-3-months": "< 3 maanden",
+    "3-6-months": "3–6 maanden",
+    "6-12-months": "6–12 maanden",
+    "gt-12-months": "> 12 maanden",
+}
+
+
+def _survival_category(code: str) -> LocalizedText:
+    """The recorded category for the card: in Dutch in words, in English the code as recorded."""
+    return LocalizedText({"nl": SURVIVAL_CATEGORIES_NL.get(str(code), str(code)), "en": str(code)})
 
 
 def _finish(finding: Finding, facts: Facts) -> Finding:
@@ -237,7 +267,7 @@ def _finish(finding: Finding, facts: Facts) -> Finding:
     survival = facts["expected_survival_months"]
     if "expected_survival_months" in mentioned and survival.known and survival.attrs.get("category"):
         notes.append("survival-category")
-        params.setdefault("survival_category", survival.attrs["category"])
+        params.setdefault("survival_category", _survival_category(survival.attrs["category"]))
     if facts["brain_metastases"].attrs.get("suspected"):
         notes.append("bm-suspected")
     return replace(finding, notes=tuple(dict.fromkeys(notes)), params=params)

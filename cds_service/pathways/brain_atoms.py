@@ -17,6 +17,7 @@ from datetime import datetime
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.brain_walk import Atom
+from cds_service.pathways.model import Text, text_in, tr
 
 FAVOURABLE_SURVIVAL_MONTHS = 6.0  # BM-TX-RESECTION "relatively favourable prognosis" (configurable reading)
 LONG_SURVIVAL_MONTHS = 12.0  # BM-PALLIATIVE: long survival plausible when expected survival > 12 months
@@ -25,6 +26,10 @@ LUNG = frozenset({"nsclc", "lung"})
 
 def _fmt(number: float) -> str:
     return f"{number:g}"
+
+
+def _fmt_nl(number: float) -> str:
+    return _fmt(number).replace(".", ",")
 
 
 # -- performance status and prognosis --------------------------------------------------------------
@@ -61,30 +66,37 @@ def _survival_compare(facts: Facts, months: float, strict: bool) -> bool | None:
 
 
 def survival_gt(facts: Facts, months: float) -> Atom:
-    return Atom(f"survival>{_fmt(months)}", f"expected survival > {_fmt(months)} months",
+    return Atom(f"survival>{_fmt(months)}",
+                tr(f"verwachte overleving > {_fmt_nl(months)} maanden", f"expected survival > {_fmt(months)} months"),
                 _survival_compare(facts, months, strict=True), ("expected_survival_months",))
 
 
 def survival_ge(facts: Facts, months: float) -> Atom:
-    return Atom(f"survival>={_fmt(months)}", f"expected survival ≥ {_fmt(months)} months",
+    return Atom(f"survival>={_fmt(months)}",
+                tr(f"verwachte overleving ≥ {_fmt_nl(months)} maanden", f"expected survival ≥ {_fmt(months)} months"),
                 _survival_compare(facts, months, strict=False), ("expected_survival_months",))
 
 
 def age_lt(facts: Facts, years: int) -> Atom:
     age = facts.value("age_years")
-    return Atom(f"age<{years}", f"age < {years}", None if age is None else age < years, ("age_years",))
+    return Atom(f"age<{years}", tr(f"leeftijd < {years}", f"age < {years}"), None if age is None else age < years,
+                ("age_years",))
+
+
+NO_EXTRACRANIAL_DISEASE = tr("gecontroleerde primaire tumor en geen extracraniële metastasen",
+                             "controlled primary and no extracranial metastases")
 
 
 def no_extracranial_disease(facts: Facts) -> Atom:
     """RPA class 1: controlled primary and no extracranial metastases."""
     status = facts.value("extracranial_disease_status")
     if status is not None:
-        return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases",
+        return Atom("no-extracranial-disease", NO_EXTRACRANIAL_DISEASE,
                     status == "none", ("extracranial_disease_status",))
     if facts.value("extracranial_metastases") is True:
-        return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases", False,
+        return Atom("no-extracranial-disease", NO_EXTRACRANIAL_DISEASE, False,
                     ("extracranial_metastases",))
-    return Atom("no-extracranial-disease", "controlled primary and no extracranial metastases", None,
+    return Atom("no-extracranial-disease", NO_EXTRACRANIAL_DISEASE, None,
                 ("extracranial_disease_status",))
 
 
@@ -92,7 +104,8 @@ def no_extracranial_disease(facts: Facts) -> Atom:
 
 
 def symptomatic(facts: Facts) -> Atom:
-    return Atom("symptomatic", "brain metastases symptomatic", facts.value("bm_symptomatic"), ("bm_symptomatic",))
+    return Atom("symptomatic", tr("hersenmetastasen symptomatisch", "brain metastases symptomatic"),
+                facts.value("bm_symptomatic"), ("bm_symptomatic",))
 
 
 def symptoms_assumed_absent(facts: Facts) -> bool:
@@ -104,64 +117,73 @@ def symptoms_assumed_absent(facts: Facts) -> bool:
 
 
 def critical_location(facts: Facts) -> Atom:
-    return Atom("critical-location", "metastasis in a critical location", facts.value("critical_location"),
-                ("critical_location",))
+    return Atom("critical-location", tr("metastase op een kritieke locatie", "metastasis in a critical location"),
+                facts.value("critical_location"), ("critical_location",))
 
 
 def diameter_gt(facts: Facts, mm: float) -> Atom:
     d = facts.value("largest_diameter_mm")
-    return Atom(f"diameter>{_fmt(mm)}", f"largest diameter > {_fmt(mm)} mm", None if d is None else d > mm,
-                ("largest_diameter_mm",))
+    return Atom(f"diameter>{_fmt(mm)}",
+                tr(f"grootste diameter > {_fmt_nl(mm)} mm", f"largest diameter > {_fmt(mm)} mm"),
+                None if d is None else d > mm, ("largest_diameter_mm",))
 
 
 def diameter_ge(facts: Facts, mm: float) -> Atom:
     d = facts.value("largest_diameter_mm")
-    return Atom(f"diameter>={_fmt(mm)}", f"largest diameter ≥ {_fmt(mm)} mm", None if d is None else d >= mm,
-                ("largest_diameter_mm",))
+    return Atom(f"diameter>={_fmt(mm)}",
+                tr(f"grootste diameter ≥ {_fmt_nl(mm)} mm", f"largest diameter ≥ {_fmt(mm)} mm"),
+                None if d is None else d >= mm, ("largest_diameter_mm",))
 
 
 def count_eq(facts: Facts, n: int) -> Atom:
     c = facts.value("brain_metastasis_count")
-    return Atom(f"count=={n}", f"exactly {n} metastasis", None if c is None else c == n, ("brain_metastasis_count",))
+    return Atom(f"count=={n}", tr(f"precies {n} metastase", f"exactly {n} metastasis"), None if c is None else c == n,
+                ("brain_metastasis_count",))
 
 
 def count_gt(facts: Facts, n: int) -> Atom:
     c = facts.value("brain_metastasis_count")
-    return Atom(f"count>{n}", f"more than {n} metastases", None if c is None else c > n, ("brain_metastasis_count",))
+    return Atom(f"count>{n}", tr(f"meer dan {n} metastase" + ("" if n == 1 else "n"), f"more than {n} metastases"),
+                None if c is None else c > n, ("brain_metastasis_count",))
 
 
 def count_le(facts: Facts, n: int) -> Atom:
     c = facts.value("brain_metastasis_count")
-    return Atom(f"count<={n}", f"≤ {n} metastases", None if c is None else c <= n, ("brain_metastasis_count",))
+    return Atom(f"count<={n}", tr(f"≤ {n} metastasen", f"≤ {n} metastases"), None if c is None else c <= n,
+                ("brain_metastasis_count",))
 
 
-def _estimate_label(facts: Facts, name: str) -> str:
+def _with_estimate(nl: str, en: str, facts: Facts, name: str) -> Text:
+    """A volume label, with the sphere estimate (when there is one) said not to be a recorded volume."""
     fact = facts[name]
     estimate = fact.attrs.get("estimate") if not fact.known and fact.attrs else None
     if estimate is None:
-        return ""
-    return f" (only a sphere estimate from the diameter: ≈ {float(estimate):.1f} cm³, not used as a recorded volume)"
+        return tr(nl, en)
+    shown = f"{float(estimate):.1f}"
+    return tr(f"{nl} (alleen een bolschatting uit de diameter: ≈ {shown.replace('.', ',')} cm³, niet gebruikt als "
+              "vastgelegd volume)",
+              f"{en} (only a sphere estimate from the diameter: ≈ {shown} cm³, not used as a recorded volume)")
 
 
 def total_volume_le(facts: Facts, cm3: float) -> Atom:
     v = facts.value("total_volume_cm3")  # recorded volumes only; an estimate leaves the value unknown
     return Atom(f"total-volume<={_fmt(cm3)}",
-                f"total tumour volume ≤ {_fmt(cm3)} cm³" + _estimate_label(facts, "total_volume_cm3"),
+                _with_estimate(f"totaal tumorvolume ≤ {_fmt_nl(cm3)} cm³", f"total tumour volume ≤ {_fmt(cm3)} cm³",
+                               facts, "total_volume_cm3"),
                 None if v is None else v <= cm3, ("total_volume_cm3",))
 
 
 def largest_volume_le(facts: Facts, cm3: float) -> Atom:
     """Every metastasis ≤ ``cm3``: the largest volume, or a total that is itself ≤ ``cm3``."""
+    label = tr(f"elke metastase ≤ {_fmt_nl(cm3)} cm³", f"every metastasis ≤ {_fmt(cm3)} cm³")
     v = facts.value("largest_volume_cm3")
     if v is not None:
-        return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", v <= cm3,
-                    ("largest_volume_cm3",))
+        return Atom(f"largest-volume<={_fmt(cm3)}", label, v <= cm3, ("largest_volume_cm3",))
     total = facts.value("total_volume_cm3")
     if total is not None and (total <= cm3 or facts.value("brain_metastasis_count") == 1):
-        return Atom(f"largest-volume<={_fmt(cm3)}", f"every metastasis ≤ {_fmt(cm3)} cm³", total <= cm3,
-                    ("total_volume_cm3",))
+        return Atom(f"largest-volume<={_fmt(cm3)}", label, total <= cm3, ("total_volume_cm3",))
     return Atom(f"largest-volume<={_fmt(cm3)}",
-                f"every metastasis ≤ {_fmt(cm3)} cm³" + _estimate_label(facts, "largest_volume_cm3"), None,
+                _with_estimate(label.get("nl"), label.get("en"), facts, "largest_volume_cm3"), None,
                 ("largest_volume_cm3",))
 
 
@@ -174,8 +196,8 @@ def volume_estimate(facts: Facts) -> float | None:
     return None
 
 
-def flag(facts: Facts, name: str, label: str) -> Atom:
-    """A recorded yes/no fact as an atom."""
+def flag(facts: Facts, name: str, label: Text) -> Atom:
+    """A recorded yes/no fact as an atom (``label``: ``tr(nl, en)`` for the trace)."""
     value = facts.value(name)
     return Atom(name, label, None if value is None else bool(value), (name,))
 
@@ -186,19 +208,22 @@ def flag(facts: Facts, name: str, label: str) -> Atom:
 def switch_high_response(facts: Facts) -> Atom:
     """A4: a systemic switch option with a high cerebral response chance (``low``/``unknown``/``none`` = no)."""
     value = facts.value("systemic_switch_cns_response")
-    return Atom("switch-high", "systemic switch with a high cerebral response chance",
+    return Atom("switch-high", tr("switch naar systeemtherapie met hoge cerebrale responskans",
+                                  "systemic switch with a high cerebral response chance"),
                 None if value is None else value == "high", ("systemic_switch_cns_response",))
 
 
-def primary_is(facts: Facts, categories: frozenset[str], label: str) -> Atom:
+def primary_is(facts: Facts, categories: frozenset[str], label: Text) -> Atom:
     primary = facts.value("primary_tumour")
-    return Atom(f"primary:{label}", f"primary tumour {label}", None if primary is None else primary in categories,
-                ("primary_tumour",))
+    return Atom(f"primary:{text_in(label, 'en')}",
+                tr(f"primaire tumor {text_in(label, 'nl')}", f"primary tumour {text_in(label, 'en')}"),
+                None if primary is None else primary in categories, ("primary_tumour",))
 
 
 def lung_driver(facts: Facts) -> Atom:
     """A driver alteration (EGFR, ALK, ROS1 …) recorded; in lung cancer it implies NSCLC."""
-    return Atom("driver", "driver alteration", facts.value("driver_alteration"), ("driver_alteration",))
+    return Atom("driver", tr("driver-alteratie", "driver alteration"), facts.value("driver_alteration"),
+                ("driver_alteration",))
 
 
 def braf_positive(facts: Facts) -> Atom:
@@ -209,7 +234,7 @@ def braf_positive(facts: Facts) -> Atom:
         value = True
     elif negative is not None and "BRAF" in negative:
         value = False
-    return Atom("braf", "BRAF mutation", value, ("driver_positive",))
+    return Atom("braf", tr("BRAF-mutatie", "BRAF mutation"), value, ("driver_positive",))
 
 
 # -- dates -----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_triage import MDO_NEURO, Triage, wish_assumed
 from cds_service.pathways.brain_walk import Atom, Walk
-from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
+from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, tr
 
 POSTOP_SRS = "BM-POSTOP-SRS"
 POSTOP_WAITSCAN = "BM-POSTOP-WAITSCAN"
@@ -46,6 +46,9 @@ def _day(value: datetime | None) -> str:
 
 # -- after resection -------------------------------------------------------------------------------
 
+POSTOP_STEP = tr("Postoperatief (000)", "Post-op (000)")
+FOLLOWUP_STEP = tr("Follow-up (000)", "Follow-up (000)")
+
 
 def _resection_date(facts: Facts) -> datetime | None:
     fact = facts["resection_done"]
@@ -66,22 +69,27 @@ def postop(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
         t.kind in RADIOTHERAPY and t.date is not None and as_datetime(t.date) > resected_on for t in facts.treatments
     ):
         return []  # the cavity has been irradiated since
-    walk.note(f"Resection on {_day(resected_on)}; no radiotherapy recorded since")
+    walk.note(tr(f"Resectie op {_day(resected_on)}; sindsdien geen radiotherapie vastgelegd",
+                 f"Resection on {_day(resected_on)}; no radiotherapy recorded since"))
     extent = facts.value("resection_extent")
-    complete = Atom("resection-complete", "complete resection on post-operative imaging",
+    complete = Atom("resection-complete", tr("totale resectie op postoperatieve beeldvorming",
+                                             "complete resection on post-operative imaging"),
                     None if extent is None else extent == "complete", ("resection_extent",))
     used = ["resection_done", "resection_extent"]
     params = {"resection_date": resected_on}
     notes = ["treatment-wish-assumed"] if wish_assumed(facts) else []
     missing = ("treatment_wish",) if wish_assumed(facts) else ()
-    if not walk.decide("Post-op (000)", "complete resection on post-operative imaging?", complete):
+    if not walk.decide(POSTOP_STEP, tr("totale resectie op postoperatieve beeldvorming?",
+                                       "complete resection on post-operative imaging?"), complete):
         return [Finding(POSTOP_SRS, tuple(used), missing, tuple(walk.trace), variant="incomplete",
                         notes=tuple(notes), params=params)]
     size = facts.value("resected_tumour_diameter_mm")
-    large = Atom("resected>=25", f"resected tumour ≥ {POSTOP_TUMOUR_MM} mm",
+    large = Atom("resected>=25", tr(f"gereseceerde tumor ≥ {POSTOP_TUMOUR_MM} mm",
+                                    f"resected tumour ≥ {POSTOP_TUMOUR_MM} mm"),
                  None if size is None else size >= POSTOP_TUMOUR_MM, ("resected_tumour_diameter_mm",))
     used.append("resected_tumour_diameter_mm")
-    if walk.decide("Post-op (000)", f"tumour size ≥ {POSTOP_TUMOUR_MM} mm?", large):
+    if walk.decide(POSTOP_STEP, tr(f"tumorgrootte ≥ {POSTOP_TUMOUR_MM} mm?", f"tumour size ≥ {POSTOP_TUMOUR_MM} mm?"),
+                   large):
         return [Finding(POSTOP_SRS, tuple(used), missing, tuple(walk.trace), variant="complete-large",
                         notes=tuple(notes), params=params)]
     return [Finding(POSTOP_WAITSCAN, tuple(used), (), tuple(walk.trace), params=params)]
@@ -95,8 +103,8 @@ def _mri_suggestion() -> SuggestionSpec:
 
 
 def followup_mri(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
-    wbrt = at.flag(facts, "wbrt_done", "whole-brain radiotherapy given")
-    if walk.decide("Follow-up (000)", "whole-brain radiotherapy given?", wbrt):
+    wbrt = at.flag(facts, "wbrt_done", tr("WBRT gegeven", "whole-brain radiotherapy given"))
+    if walk.decide(FOLLOWUP_STEP, tr("helebreinbestraling (WBRT) gegeven?", "whole-brain radiotherapy given?"), wbrt):
         return []  # 000: after WBRT no follow-up MRI
     last_mri = as_datetime(facts.value("last_brain_mri_date"))
     focal = as_datetime(facts.value("focal_treatment_date"))
@@ -104,15 +112,19 @@ def followup_mri(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
     if focal is not None:
         early = now < at.add_months(focal, FOCAL_EARLY_PERIOD_MONTHS)
         interval = FOCAL_INTERVAL_MONTHS if early else FOCAL_LATE_INTERVAL_MONTHS
-        walk.note(f"Focal treatment (SRS / resection) on {_day(focal)}: "
-                  f"{'within' if early else 'more than'} 2 years ago → MRI every {interval} months")
+        walk.note(tr(f"Focale behandeling (SRS / resectie) op {_day(focal)}: "
+                     f"{'minder' if early else 'meer'} dan 2 jaar geleden → MRI om de {interval} maanden",
+                     f"Focal treatment (SRS / resection) on {_day(focal)}: "
+                     f"{'within' if early else 'more than'} 2 years ago → MRI every {interval} months"))
         reference = last_mri if last_mri is not None and last_mri >= focal else focal
         variant = "focal-early" if early else "focal-late"
         used.insert(0, "focal_treatment_date")
     else:
-        walk.note("No focal treatment (SRS / resection) recorded")
-        systemic = at.flag(facts, "systemic_therapy_active", "on systemic therapy")
-        if not walk.decide("Follow-up (000)", "on systemic therapy?", systemic):
+        walk.note(tr("Geen focale behandeling (SRS / resectie) vastgelegd",
+                     "No focal treatment (SRS / resection) recorded"))
+        systemic = at.flag(facts, "systemic_therapy_active", tr("systemische therapie", "on systemic therapy"))
+        if not walk.decide(FOLLOWUP_STEP, tr("behandeling met systemische therapie?", "on systemic therapy?"),
+                           systemic):
             return []
         interval = SYSTEMIC_INTERVAL_MONTHS
         reference = last_mri or as_datetime(facts.value("brain_metastases_diagnosis_date"))
@@ -120,10 +132,13 @@ def followup_mri(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
         used.insert(0, "systemic_therapy_active")
     due = at.add_months(reference, interval) if reference is not None else None
     if due is not None and now <= due:
-        walk.note(f"Latest brain MRI {_day(last_mri)}: next one due {_day(due)} — not yet due")
+        walk.note(tr(f"Laatste MRI hersenen {_day(last_mri)}: volgende op {_day(due)} — nog niet nodig",
+                     f"Latest brain MRI {_day(last_mri)}: next one due {_day(due)} — not yet due"))
         return []
-    walk.note(f"Latest brain MRI {_day(last_mri) if last_mri else 'not recorded'}: "
-              f"older than {interval} months → due{' since ' + _day(due) if due else ''}")
+    walk.note(tr(f"Laatste MRI hersenen {_day(last_mri) if last_mri else 'niet vastgelegd'}: "
+                 f"ouder dan {interval} maanden → nodig{' sinds ' + _day(due) if due else ''}",
+                 f"Latest brain MRI {_day(last_mri) if last_mri else 'not recorded'}: "
+                 f"older than {interval} months → due{' since ' + _day(due) if due else ''}"))
     notes = [] if last_mri is not None else ["no-mri-recorded"]
     return [Finding(FOLLOWUP_MRI, tuple(used), (), tuple(walk.trace), variant=variant, notes=tuple(notes),
                     params={"interval_months": interval, "last_mri": last_mri, "due_date": due, "focal_date": focal},
@@ -136,8 +151,10 @@ def mri_not_needed_after_wbrt(facts: Facts, order_id: str) -> Finding:
     return Finding(
         FOLLOWUP_MRI,
         facts_used=("wbrt_done",),
-        trace=(f"Draft brain MRI order; whole-brain radiotherapy given on {_day(wbrt_date)}",
-               "000: after WBRT follow-up with MRI is not needed"),
+        trace=(tr(f"Concept-order MRI hersenen; helebreinbestraling (WBRT) gegeven op {_day(wbrt_date)}",
+                  f"Draft brain MRI order; whole-brain radiotherapy given on {_day(wbrt_date)}"),
+               tr("000: na WBRT is follow-up met MRI niet nodig",
+                  "000: after WBRT follow-up with MRI is not needed")),
         indicator="info",
         variant="not-needed-after-wbrt",
         params={"wbrt_date": wbrt_date},
@@ -188,16 +205,21 @@ def recurrence(facts: Facts, walk: Walk, t: Triage | None,
         notes.append("treatment-wish-assumed")
         missing = ("treatment_wish",)
     trace = [
-        f"Recurrence / progression / new brain metastases recorded? → {'yes' if recurred else 'no'}",
-        f"Radionecrosis suspected? → {'yes' if necrosis else 'no'}",
+        tr(f"Recidief / progressie / nieuwe hersenmetastasen vastgelegd? → {'ja' if recurred else 'nee'}",
+           f"Recurrence / progression / new brain metastases recorded? → {'yes' if recurred else 'no'}"),
+        tr(f"Verdenking radiatienecrose? → {'ja' if necrosis else 'nee'}",
+           f"Radionecrosis suspected? → {'yes' if necrosis else 'no'}"),
     ]
     if t is None:
-        trace.append("Suspected radionecrosis: discussed in the MDO outside the triage flowcharts (001)")
+        trace.append(tr("Verdenking radiatienecrose: bespreken in het MDO, buiten de triage-stroomdiagrammen (001)",
+                        "Suspected radionecrosis: discussed in the MDO outside the triage flowcharts (001)"))
     else:
-        trace.append(f"Triage of the recurrence (001): {t.rule_id}")
+        trace.append(tr(f"Triage van het recidief (001): {t.rule_id}", f"Triage of the recurrence (001): {t.rule_id}"))
     if discussed:
-        trace.append(f"Neuro-oncology MDO recorded on {_day(mdo_date)}, after the recurrence / suspicion")
+        trace.append(tr(f"Neuro-oncologisch MDO vastgelegd op {_day(mdo_date)}, na het recidief / de verdenking",
+                        f"Neuro-oncology MDO recorded on {_day(mdo_date)}, after the recurrence / suspicion"))
     elif mdo.value is True:
-        trace.append(f"Last neuro-oncology MDO on {_day(mdo_date)}, before the radionecrosis suspicion")
+        trace.append(tr(f"Laatste neuro-oncologisch MDO op {_day(mdo_date)}, vóór de verdenking op radiatienecrose",
+                        f"Last neuro-oncology MDO on {_day(mdo_date)}, before the radionecrosis suspicion"))
     return [Finding(RECURRENCE_MDO, tuple(used), missing, tuple(trace), indicator=indicator, variant=variant,
                     notes=tuple(notes), params=params, suggestions=suggestions)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_walk import All, Walk
-from cds_service.pathways.model import Finding
+from cds_service.pathways.model import Finding, tr
 
 PROG_RPA = "PROG-RPA"
 MEDIAN_MONTHS = {1: 7.1, 2: 4.2, 3: 2.3}
@@ -29,8 +29,11 @@ def rpa(facts: Facts, walk: Walk) -> list[Finding]:
         if facts.known("extracranial_metastases"):
             used.append("extracranial_metastases")
         rpa_class = 1 if walk.decide(
-            "RPA", f"age < {RPA_AGE}, controlled primary and no extracranial metastases?", All(young, no_disease)
+            "RPA", tr(f"leeftijd < {RPA_AGE}, gecontroleerde primaire tumor en geen extracraniële metastasen?",
+                      f"age < {RPA_AGE}, controlled primary and no extracranial metastases?"), All(young, no_disease)
         ) else 2
-    walk.note(f"RPA class {rpa_class}: median survival {MEDIAN_MONTHS[rpa_class]} months")
+    median = MEDIAN_MONTHS[rpa_class]
+    walk.note(tr(f"RPA-klasse {rpa_class}: mediane overleving {str(median).replace('.', ',')} maanden",
+                 f"RPA class {rpa_class}: median survival {median} months"))
     return [Finding(PROG_RPA, tuple(dict.fromkeys(used)), (), tuple(walk.trace), variant=f"class-{rpa_class}",
                     params={"rpa_class": rpa_class, "median_months": MEDIAN_MONTHS[rpa_class]})]

@@ -18,7 +18,7 @@ from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, Triage, wish_assumed
 from cds_service.pathways.brain_walk import All, AnyOf, Expr, Not, Walk
-from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
+from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, Text, tr
 
 TX_SYSTEMIC = "BM-TX-SYSTEMIC"
 TX_RESECTION = "BM-TX-RESECTION"
@@ -33,7 +33,7 @@ SRS_MAX_TOTAL_CM3 = 30  # "totaal tumorvolume ≤ 30 cm3"
 SRS_MAX_EACH_CM3 = 20  # "individueel tumorvolume ≤ 20 cm3"
 
 
-def _finding(rule_id: str, facts: Facts, used: list[str], trace: list[str], *, notes: list[str] | None = None,
+def _finding(rule_id: str, facts: Facts, used: list[str], trace: list[Text], *, notes: list[str] | None = None,
              variant: str | None = None, params: dict | None = None) -> Finding:
     notes = list(notes or [])
     missing: list[str] = []
@@ -57,14 +57,16 @@ def _finding(rule_id: str, facts: Facts, used: list[str], trace: list[str], *, n
 def targeted_therapy_expr(facts: Facts) -> Expr:
     """NSCLC with a driver alteration, or melanoma with BRAF: a TKI with good cerebral penetration may exist."""
     return AnyOf(
-        All(at.primary_is(facts, at.LUNG, "lung cancer (NSCLC)"), at.lung_driver(facts)),
-        All(at.primary_is(facts, frozenset({"melanoma"}), "melanoma"), at.braf_positive(facts)),
+        All(at.primary_is(facts, at.LUNG, tr("longcarcinoom (NSCLC)", "lung cancer (NSCLC)")), at.lung_driver(facts)),
+        All(at.primary_is(facts, frozenset({"melanoma"}), tr("melanoom", "melanoma")), at.braf_positive(facts)),
     )
 
 
 def systemic(facts: Facts, walk: Walk) -> list[Finding]:
     start = len(walk.trace)
-    if not walk.decide("Systemic therapy (000)", "NSCLC with a driver alteration, or melanoma with a BRAF mutation?",
+    if not walk.decide(tr("Systemische therapie (000)", "Systemic therapy (000)"),
+                       tr("NSCLC met een driver-alteratie, of melanoom met een BRAF-mutatie?",
+                          "NSCLC with a driver alteration, or melanoma with a BRAF mutation?"),
                        targeted_therapy_expr(facts)):
         return []
     melanoma = facts.value("primary_tumour") == "melanoma"
@@ -106,24 +108,28 @@ def local_context(facts: Facts, t: Triage | None) -> str:
     return {True: KPS_OK, False: KPS_LOW, None: KPS_UNKNOWN}[t.kps_ge_70]
 
 
-def _kps_allows_local(facts: Facts, walk: Walk, context: str) -> list[str] | None:
+def _kps_allows_local(facts: Facts, walk: Walk, context: str) -> list[Text] | None:
     """The trace lines that open a consideration, or None when KPS < 70 (000: restraint with RT)."""
     if context not in (KPS_OK, KPS_UNKNOWN):
         return None
-    if not walk.decide("Treatment choice (000)", "KPS ≥ 70?", at.kps_ge_70(facts)):
+    if not walk.decide(tr("Keuze therapievorm (000)", "Treatment choice (000)"), "KPS ≥ 70?", at.kps_ge_70(facts)):
         return None
-    return ["Triage: BM-MDO-NEURO — treatment options to weigh in the MDO (000)", walk.trace[-1]]
+    return [tr("Triage: BM-MDO-NEURO — behandelopties om in het MDO af te wegen (000)",
+               "Triage: BM-MDO-NEURO — treatment options to weigh in the MDO (000)"), walk.trace[-1]]
 
 
 def resection(facts: Facts, walk: Walk, context: str) -> list[Finding]:
     """``BM-TX-RESECTION``: 000's two indications, or 002's exception for a low KPS from mass effect."""
     if context == LOW_KPS_S2:
         start = len(walk.trace)
-        walk.note("Triage: BM-MDO-NEURO at S2 (KPS < 70 with a chance of rapid improvement)")
-        reason = AnyOf(at.flag(facts, "mass_effect", "mass effect / much oedema"),
-                       at.flag(facts, "posterior_fossa", "posterior-fossa lesion"),
-                       at.flag(facts, "hydrocephalus", "hydrocephalus"))
-        if walk.decide("Resection (002)", "low KPS from mass effect, a posterior-fossa lesion or hydrocephalus?",
+        walk.note(tr("Triage: BM-MDO-NEURO bij S2 (KPS < 70 met kans op snelle verbetering)",
+                     "Triage: BM-MDO-NEURO at S2 (KPS < 70 with a chance of rapid improvement)"))
+        reason = AnyOf(at.flag(facts, "mass_effect", tr("massawerking / veel oedeem", "mass effect / much oedema")),
+                       at.flag(facts, "posterior_fossa", tr("laesie in de fossa posterior", "posterior-fossa lesion")),
+                       at.flag(facts, "hydrocephalus", tr("hydrocephalus", "hydrocephalus")))
+        if walk.decide(tr("Resectie (002)", "Resection (002)"),
+                       tr("lage KPS door massawerking, een laesie in de fossa posterior of hydrocephalus?",
+                          "low KPS from mass effect, a posterior-fossa lesion or hydrocephalus?"),
                        reason):
             used = ["kps", "rapid_kps_improvement_possible", "mass_effect", "posterior_fossa", "hydrocephalus"]
             return [_finding(TX_RESECTION, facts, used, walk.trace[start:], variant="low-kps",
@@ -156,20 +162,27 @@ def _resection_notes(facts: Facts) -> list[str]:
     return notes
 
 
-def _resection(facts: Facts, walk: Walk, used: list[str], context: list[str]) -> list[Finding]:
+def _resection(facts: Facts, walk: Walk, used: list[str], context: list[Text]) -> list[Finding]:
     start = len(walk.trace)
     single = All(at.count_eq(facts, 1), at.diameter_ge(facts, RESECTION_MM),
                  at.survival_ge(facts, at.FAVOURABLE_SURVIVAL_MONTHS),
-                 at.flag(facts, "disease_burden_limited", "limited extracranial disease"),
-                 at.flag(facts, "systemic_options_remaining", "systemic options remaining"))
+                 at.flag(facts, "disease_burden_limited",
+                         tr("beperkte extracraniële ziekte", "limited extracranial disease")),
+                 at.flag(facts, "systemic_options_remaining",
+                         tr("nog systemische behandelopties", "systemic options remaining")))
     multiple = All(at.count_gt(facts, 1), at.flag(facts, "dominant_lesion_accessible",
-                                                   "dominant / symptomatic / accessible lesion"),
+                                                   tr("dominante / symptomatische / goed toegankelijke laesie",
+                                                      "dominant / symptomatic / accessible lesion")),
                    at.diameter_ge(facts, RESECTION_MM))
+    months = f"{at.FAVOURABLE_SURVIVAL_MONTHS:g}"
     if not walk.decide(
-        "Resection (000)",
-        f"1 metastasis ≥ {RESECTION_MM} mm with favourable prognosis (≥ {at.FAVOURABLE_SURVIVAL_MONTHS:g} months), "
-        f"limited extracranial disease and systemic options left — or several with a dominant lesion "
-        f"≥ {RESECTION_MM} mm?",
+        tr("Resectie (000)", "Resection (000)"),
+        tr(f"1 metastase ≥ {RESECTION_MM} mm met relatief gunstige prognose (≥ {months.replace('.', ',')} maanden), "
+           f"beperkte extracraniële ziekte en nog systemische behandelopties — of meerdere met een dominante laesie "
+           f"≥ {RESECTION_MM} mm?",
+           f"1 metastasis ≥ {RESECTION_MM} mm with favourable prognosis (≥ {months} months), "
+           f"limited extracranial disease and systemic options left — or several with a dominant lesion "
+           f"≥ {RESECTION_MM} mm?"),
         AnyOf(single, multiple),
     ):
         return []
@@ -185,19 +198,28 @@ def _resection(facts: Facts, walk: Walk, used: list[str], context: list[str]) ->
                      params={"favourable_months": at.FAVOURABLE_SURVIVAL_MONTHS})]
 
 
-def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str], context: list[str]) -> list[Finding]:
+def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str], context: list[Text]) -> list[Finding]:
     start = len(walk.trace)
     estimate = at.volume_estimate(facts)
     if estimate is not None:
-        walk.note(f"Volume: only a sphere estimate from the diameter is available (π/6·d³ ≈ {estimate:.1f} cm³); "
-                  "it is an estimate and is not used as a recorded volume")
+        shown = f"{estimate:.1f}"
+        walk.note(tr(f"Volume: alleen een bolschatting uit de diameter is beschikbaar (π/6·d³ ≈ "
+                     f"{shown.replace('.', ',')} cm³); dit is een schatting en wordt niet gebruikt als vastgelegd "
+                     "volume",
+                     f"Volume: only a sphere estimate from the diameter is available (π/6·d³ ≈ {shown} cm³); "
+                     "it is an estimate and is not used as a recorded volume"))
     srs = srs_expr(facts)
     volume_facts = ["brain_metastasis_count", "total_volume_cm3", "largest_volume_cm3"]
-    if walk.decide("SRS (000)", f"suitable for stereotactic radiotherapy: ≤ {SRS_MAX_COUNT} metastases, total "
-                   f"volume ≤ {SRS_MAX_TOTAL_CM3} cm³ and every metastasis ≤ {SRS_MAX_EACH_CM3} cm³?", srs):
+    if walk.decide("SRS (000)", tr(f"geschikt voor stereotactische radiotherapie: ≤ {SRS_MAX_COUNT} metastasen, totaal "
+                                   f"tumorvolume ≤ {SRS_MAX_TOTAL_CM3} cm³ en elke metastase ≤ {SRS_MAX_EACH_CM3} cm³?",
+                                   f"suitable for stereotactic radiotherapy: ≤ {SRS_MAX_COUNT} metastases, total "
+                                   f"volume ≤ {SRS_MAX_TOTAL_CM3} cm³ and every metastasis ≤ {SRS_MAX_EACH_CM3} cm³?"),
+                   srs):
         return [_finding(TX_SRS, facts, used + volume_facts, context + walk.trace[start:])]
     effective = AnyOf(at.switch_high_response(facts), targeted_therapy_expr(facts))
-    if walk.decide("WBRT (000)", "no systemic therapy with effect on the brain metastases available?", Not(effective)):
+    if walk.decide("WBRT (000)", tr("geen systemische therapie met effect op de hersenmetastasen voorhanden?",
+                                    "no systemic therapy with effect on the brain metastases available?"),
+                   Not(effective)):
         wbrt_used = used + volume_facts + ["systemic_switch_cns_response", "primary_tumour", "driver_alteration"]
         return [_finding(TX_WBRT, facts, wbrt_used, context + walk.trace[start:])]
     return []
@@ -218,10 +240,15 @@ def palliative(facts: Facts) -> Finding | None:
     if involved is True or long_plausible is True or beyond_12 is True:
         return None
     names = ("palliative_care_involved", "long_survival_or_cure_plausible", "expected_survival_months")
+    months = f"{at.LONG_SURVIVAL_MONTHS:g}"
     trace = (
-        f"Palliative care involvement recorded? → {'no' if involved is False else 'not recorded'}",
-        f"Long survival or cure plausible? → {'no' if long_plausible is False else 'not recorded'}",
-        f"Expected survival > {at.LONG_SURVIVAL_MONTHS:g} months? → {'no' if beyond_12 is False else 'unknown'}",
+        tr(f"Betrokkenheid palliatieve zorg vastgelegd? → {'nee' if involved is False else 'niet vastgelegd'}",
+           f"Palliative care involvement recorded? → {'no' if involved is False else 'not recorded'}"),
+        tr(f"Lange overleving of curatie aannemelijk? → {'nee' if long_plausible is False else 'niet vastgelegd'}",
+           f"Long survival or cure plausible? → {'no' if long_plausible is False else 'not recorded'}"),
+        tr(f"Verwachte overleving > {months.replace('.', ',')} maanden? → "
+           f"{'nee' if beyond_12 is False else 'onbekend'}",
+           f"Expected survival > {months} months? → {'no' if beyond_12 is False else 'unknown'}"),
     )
     return Finding(
         rule_id=PALLIATIVE,

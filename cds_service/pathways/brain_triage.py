@@ -15,7 +15,7 @@ from typing import Callable
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_walk import All, Walk
-from cds_service.pathways.model import ActionSpec, Finding, LocalizedText, SuggestionSpec
+from cds_service.pathways.model import ActionSpec, Finding, LocalizedText, SuggestionSpec, tr
 
 MDO_NEURO = "BM-MDO-NEURO"
 MDO_ORGAN = "BM-MDO-ORGAN"
@@ -38,7 +38,9 @@ class Triage:
 
 
 def triage(facts: Facts, walk: Walk) -> Triage:
-    if walk.decide("Symptoms", "brain metastases symptomatic (deficit, seizures, raised intracranial pressure)?",
+    if walk.decide(tr("Symptomen", "Symptoms"),
+                   tr("hersenmetastasen symptomatisch (uitval, epilepsie, tekenen van verhoogde intracraniële druk)?",
+                      "brain metastases symptomatic (deficit, seizures, raised intracranial pressure)?"),
                    at.symptomatic(facts)):
         return _symptomatic(facts, walk)
     return _asymptomatic(facts, walk)
@@ -51,16 +53,20 @@ def _asymptomatic(facts: Facts, walk: Walk) -> Triage:
     def outcome(rule_id: str, route: str) -> Triage:
         return Triage(rule_id, route, False, walk.value(kps), tuple(dict.fromkeys(used)))
 
-    if not walk.decide("A1", "KPS ≥ 70 and expected survival > 3 months?", All(kps, survival)):
+    if not walk.decide("A1", tr("KPS ≥ 70 en verwachte overleving > 3 maanden?",
+                                "KPS ≥ 70 and expected survival > 3 months?"), All(kps, survival)):
         return outcome(RESTRAINT, "A1")
     used.append("critical_location")
-    if walk.decide("A2", "any metastasis in a critical location?", at.critical_location(facts)):
+    if walk.decide("A2", tr("een metastase op een kritieke locatie?", "any metastasis in a critical location?"),
+                   at.critical_location(facts)):
         return outcome(MDO_NEURO, "A2")
     used.append("largest_diameter_mm")
-    if walk.decide("A3", "largest metastasis diameter > 10 mm?", at.diameter_gt(facts, 10)):
+    if walk.decide("A3", tr("diameter grootste metastase > 10 mm?", "largest metastasis diameter > 10 mm?"),
+                   at.diameter_gt(facts, 10)):
         return outcome(MDO_NEURO, "A3")
     used.append("systemic_switch_cns_response")
-    if walk.decide("A4", "option to switch systemic therapy with a high cerebral response chance?",
+    if walk.decide("A4", tr("optie switch systeemtherapie met hoge cerebrale responskans?",
+                            "option to switch systemic therapy with a high cerebral response chance?"),
                    at.switch_high_response(facts)):
         return outcome(MDO_ORGAN, "A4")
     return outcome(MDO_NEURO, "A4-no")
@@ -75,16 +81,24 @@ def _symptomatic(facts: Facts, walk: Walk) -> Triage:
     def outcome(rule_id: str, route: str) -> Triage:
         return Triage(rule_id, route, True, walk.value(kps), tuple(dict.fromkeys(used)))
 
-    if walk.decide("S1", "KPS (on dexamethasone, if any) ≥ 70 and expected survival > 3 months?", All(kps, survival)):
+    if walk.decide("S1", tr("KPS (met dexamethason, indien gebruikt) ≥ 70 en verwachte overleving > 3 maanden?",
+                            "KPS (on dexamethasone, if any) ≥ 70 and expected survival > 3 months?"),
+                   All(kps, survival)):
         return outcome(MDO_NEURO, "S1")
     used.append("rapid_kps_improvement_possible")
-    rapid = at.flag(facts, "rapid_kps_improvement_possible", "chance of rapid KPS improvement by treatment")
-    if walk.decide("S2", "chance of rapid KPS improvement by treatment and expected survival > 3 months?",
+    rapid = at.flag(facts, "rapid_kps_improvement_possible",
+                    tr("kans op snelle verbetering KPS door behandeling",
+                       "chance of rapid KPS improvement by treatment"))
+    if walk.decide("S2", tr("kans op snelle verbetering KPS door behandeling en verwachte overleving > 3 maanden?",
+                            "chance of rapid KPS improvement by treatment and expected survival > 3 months?"),
                    All(rapid, survival)):
         return outcome(MDO_NEURO, "S2")
     used.append("local_treatment_qol_benefit")
-    qol = at.flag(facts, "local_treatment_qol_benefit", "local treatment could clearly improve quality of life")
-    if walk.decide("S3", "could local treatment clearly improve quality of life?", qol):
+    qol = at.flag(facts, "local_treatment_qol_benefit",
+                  tr("lokale behandeling kan de kwaliteit van leven duidelijk verbeteren",
+                     "local treatment could clearly improve quality of life"))
+    if walk.decide("S3", tr("kan lokale behandeling de kwaliteit van leven duidelijk verbeteren?",
+                            "could local treatment clearly improve quality of life?"), qol):
         return outcome(MDO_NEURO, "S3")
     return outcome(RESTRAINT, "S3-no")
 
@@ -159,8 +173,11 @@ def triage_finding(facts: Facts, t: Triage, walk: Walk,
             suggestions = (SuggestionSpec("refer-organ-mdo", (ActionSpec("create", "organ-mdo-referral"),)),)
     else:
         variant = "symptomatic" if t.symptomatic else None
-    trace = (*walk.trace, f"Triage outcome ({'symptomatic' if t.symptomatic else 'asymptomatic'} flowchart, "
-             f"node {t.route}): {t.rule_id}")
+    chart_nl = "symptomatische" if t.symptomatic else "asymptomatische"
+    trace = (*walk.trace, tr(f"Uitkomst triage (stroomdiagram {chart_nl} hersenmetastasen, "
+                             f"knoop {t.route.replace('-no', '-nee')}): {t.rule_id}",
+                             f"Triage outcome ({'symptomatic' if t.symptomatic else 'asymptomatic'} flowchart, "
+                             f"node {t.route}): {t.rule_id}"))
     return Finding(
         rule_id=t.rule_id,
         facts_used=tuple(dict.fromkeys(used)),

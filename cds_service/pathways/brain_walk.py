@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence, Union
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.common import data_missing
-from cds_service.pathways.model import Finding, tri_and, tri_not, tri_or
+from cds_service.pathways.model import Finding, LocalizedText, Text, text_in, tri_and, tri_not, tri_or
 
 UNKNOWN_OK = "unknown-ok:"  # note key prefix: "<fact> is unknown but both branches lead here"
 
@@ -32,10 +32,14 @@ UNKNOWN_OK = "unknown-ok:"  # note key prefix: "<fact> is unknown but both branc
 
 @dataclass(frozen=True)
 class Atom:
-    """One three-valued condition on facts, e.g. ``Atom("kps>=70", "KPS ≥ 70", True, ("kps",))``."""
+    """One three-valued condition on facts, e.g. ``Atom("kps>=70", "KPS ≥ 70", True, ("kps",))``.
+
+    ``label`` names the condition in trace lines: plain, or worded per language
+    (``tr("kritieke locatie", "critical location")``).
+    """
 
     key: str
-    label: str
+    label: Text
     value: bool | None
     facts: tuple[str, ...]
 
@@ -88,15 +92,34 @@ def evaluate(expr: Expr, assumed: dict[str, bool]) -> bool | None:
 
 
 class _Fork(Exception):
-    def __init__(self, atom: Atom, step: str, question: str) -> None:
+    def __init__(self, atom: Atom, step: Text, question: Text) -> None:
         super().__init__(atom.key)
         self.atom = atom
         self.step = step
         self.question = question
 
 
-def _yes_no(value: bool) -> str:
-    return "yes" if value else "no"
+LANGUAGES = ("nl", "en")
+# The fixed words of a composed trace line, per language.
+_WORDS = {
+    "nl": {"yes": "ja", "no": "nee", "unknown": "onbekend", "branch": ", in de tak waarin ",
+           "assumed": "'{label}' {answer} is", "both": " (onbekend: beide takken zijn gevolgd)",
+           "not-needed": " onbekend, maar niet nodig)", "decides": " — bepaalt ",
+           "options": "de af te wegen behandelopties"},
+    "en": {"yes": "yes", "no": "no", "unknown": "unknown", "branch": " on the branch where ",
+           "assumed": "'{label}' is {answer}", "both": " (unknown: both branches were followed)",
+           "not-needed": " unknown but not needed)", "decides": " — decides ",
+           "options": "the treatment options to weigh"},
+}
+
+
+def _yes_no(value: bool, language: str = "en") -> str:
+    return _WORDS[language]["yes" if value else "no"]
+
+
+def _per_language(compose: Callable[[str], str]) -> LocalizedText:
+    """A trace line composed once per language."""
+    return LocalizedText({lang: compose(lang) for lang in LANGUAGES})
 
 
 class Walk:
@@ -106,14 +129,19 @@ class Walk:
         self._choices = tuple(choices)
         self._used = 0
         self.assumed: dict[str, bool] = {}
-        self.trace: list[str] = []
+        self.trace: list[Text] = []
         self.unknown_facts: list[str] = []  # facts of unknown atoms met at decided steps
 
     def value(self, atom: Atom) -> bool | None:
         """The atom's value on this run: known, assumed after a fork, or None (never decided)."""
         return atom.value if atom.value is not None else self.assumed.get(atom.key)
 
-    def decide(self, step: str, question: str, expr: Expr) -> bool:
+    def decide(self, step: Text, question: Text, expr: Expr) -> bool:
+        """Answer a flowchart question; the trace line says the answer in Dutch and English.
+
+        ``step`` (the node, ``"A1"`` or ``tr("Resectie (000)", "Resection (000)")``) and ``question``
+        may be plain or worded per language; the answer words (ja/nee, yes/no) are added per language.
+        """
         forked: list[Atom] = []
         answer = evaluate(expr, self.assumed)
         while answer is None:
@@ -127,19 +155,27 @@ class Walk:
         for atom in atoms(expr):
             if atom.value is None:
                 self.unknown_facts.extend(f for f in atom.facts if f not in self.unknown_facts)
-        line = f"{step}: {question} → {_yes_no(answer)}"
         unknown = [a for a in atoms(expr) if a.value is None]
-        if forked:
-            line += " on the branch where " + ", ".join(
-                f"'{a.label}' is {_yes_no(self.assumed[a.key])}" for a in forked
-            ) + " (unknown: both branches were followed)"
-        elif unknown:
-            line += " (" + ", ".join(f"'{a.label}'" for a in dict.fromkeys(unknown)) + " unknown but not needed)"
-        self.trace.append(line)
+        assumed = dict(self.assumed)
+
+        def line(lang: str) -> str:
+            w = _WORDS[lang]
+            text = f"{text_in(step, lang)}: {text_in(question, lang)} → {_yes_no(answer, lang)}"
+            if forked:
+                text += w["branch"] + ", ".join(
+                    w["assumed"].format(label=text_in(a.label, lang), answer=_yes_no(assumed[a.key], lang))
+                    for a in forked
+                ) + w["both"]
+            elif unknown:
+                text += " (" + ", ".join(f"'{text_in(a.label, lang)}'" for a in dict.fromkeys(unknown)) \
+                    + w["not-needed"]
+            return text
+
+        self.trace.append(_per_language(line))
         return answer
 
-    def note(self, line: str) -> None:
-        """A trace line that is not a question (a value used, an estimate shown)."""
+    def note(self, line: Text) -> None:
+        """A trace line that is not a question (a value used, an estimate shown): ``tr(nl, en)`` or plain."""
         self.trace.append(line)
 
 
@@ -173,8 +209,8 @@ class Leaf:
 @dataclass(frozen=True)
 class Node:
     atom: Atom
-    step: str
-    question: str
+    step: Text
+    question: Text
     yes: "Tree"
     no: "Tree"
 
@@ -277,9 +313,9 @@ def combine(tree: Tree, facts: Facts) -> Combined:
     return Combined(findings=findings, missing=missing, markers=tuple(markers))
 
 
-def _missing_trace(deciding: Sequence[Node]) -> list[str]:
+def _missing_trace(deciding: Sequence[Node]) -> list[LocalizedText]:
     """One line per flowchart question: which parts are unknown and which cards depend on them."""
-    steps: dict[tuple[str, str], tuple[list[str], set[str]]] = {}
+    steps: dict[tuple[Text, Text], tuple[list[Text], set[str]]] = {}
     for node in deciding:
         labels, changed = steps.setdefault((node.step, node.question), ([], set()))
         if node.atom.label not in labels:
@@ -287,12 +323,17 @@ def _missing_trace(deciding: Sequence[Node]) -> list[str]:
         changed |= (_common(node.yes) ^ _common(node.no))
     lines = []
     for (step, question), (labels, changed) in steps.items():
-        unknown = ", ".join(f"'{label}'" for label in labels)
         shown = sorted({c for c in changed if not c.startswith(MARKER)})
-        if any(c.startswith(MARKER) for c in changed):
-            shown.append("the treatment options to weigh")
-        decides = f" — decides {', '.join(shown)}" if shown else ""
-        lines.append(f"{step}: {question} → unknown ({unknown}){decides}")
+        options = any(c.startswith(MARKER) for c in changed)
+
+        def line(lang: str) -> str:
+            w = _WORDS[lang]
+            unknown = ", ".join(f"'{text_in(label, lang)}'" for label in labels)
+            cards = shown + ([w["options"]] if options else [])
+            decides = f"{w['decides']}{', '.join(cards)}" if cards else ""
+            return f"{text_in(step, lang)}: {text_in(question, lang)} → {w['unknown']} ({unknown}){decides}"
+
+        lines.append(_per_language(line))
     return lines
 
 

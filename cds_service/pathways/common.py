@@ -9,14 +9,42 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from cds_service.pathways.model import Finding
+from cds_service.pathways.model import Finding, Text
 
 DATA_MISSING = "DATA-MISSING"
 RULES = (DATA_MISSING,)
 
+# Words several pathways put in Dutch trace lines (the English lines show the recorded code itself).
+PRIMARY_TUMOUR_NL = {  # LOCAL primary-tumour codes
+    "nsclc": "niet-kleincellig longcarcinoom (NSCLC)",
+    "lung": "longcarcinoom",
+    "breast": "mammacarcinoom",
+    "melanoma": "melanoom",
+    "renal": "niercelcarcinoom",
+    "colorectal": "colorectaal carcinoom",
+    "haematological": "hematologische maligniteit",
+    "other": "andere solide tumor",
+    "unknown": "onbekend",
+}
+VALUE_NL = {  # pain severity, patient condition, MESCC status
+    "none": "afwezig", "mild": "licht", "moderate": "matig", "severe": "hevig",
+    "poor": "slecht", "good": "goed",
+    "clinical": "klinisch", "radiological": "radiologisch",
+}
 
-def data_missing(missing: Iterable[str], *trace: str, used: Iterable[str] = ()) -> Finding:
-    """A DATA-MISSING finding: ``missing`` fact names, ``trace`` says which step needed them."""
+
+def primary_tumour_nl(code: object) -> str:
+    """A recorded primary-tumour code as a Dutch trace line says it (``breast`` → ``mammacarcinoom``)."""
+    return PRIMARY_TUMOUR_NL.get(str(code), str(code))
+
+
+def value_nl(code: object) -> str:
+    """A recorded category (``moderate``, ``clinical`` …) in Dutch, for a trace line."""
+    return VALUE_NL.get(str(code), str(code))
+
+
+def data_missing(missing: Iterable[str], *trace: Text, used: Iterable[str] = ()) -> Finding:
+    """A DATA-MISSING finding: ``missing`` fact names, ``trace`` (``tr(nl, en)`` lines) says which step needed them."""
     return Finding(
         rule_id=DATA_MISSING,
         facts_missing=tuple(dict.fromkeys(missing)),

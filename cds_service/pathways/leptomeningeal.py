@@ -30,7 +30,8 @@ from typing import Any
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.common import data_missing
-from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec
+from cds_service.pathways.common import value_nl
+from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec, Text, tr
 
 SUSPECT = "LM-SUSPECT"
 REPEAT_CSF = "LM-REPEAT-CSF"
@@ -80,6 +81,13 @@ SYMPTOM_LINES: dict[str, frozenset[str]] = {
     "confusion": frozenset({"confusion"}),
 }
 SYMPTOM_CARD_SYMPTOMS = frozenset().union(*SYMPTOM_LINES.values())
+SYMPTOM_ADVICE_NL = {  # the advice line, as a Dutch trace names it
+    "meningeal-irritation": "meningeale prikkeling",
+    "headache-vomiting": "hoofdpijn en braken",
+    "confusion": "verwardheid",
+}
+
+CSF_RESULT_NL = {"positive": "positief", "negative": "negatief", "inconclusive": "niet conclusief"}
 
 # Notes on the draft orders the suggestions create (bilingual: the order outlives the card's language).
 MRI_NOTE = "Verdenking leptomeningeale metastasen / suspected leptomeningeal metastases"
@@ -92,6 +100,11 @@ def _labels(codes: Any, table: dict[str, tuple[str, str]]) -> dict[str, str]:
         "nl": ", ".join(table.get(c, (c, c))[0] for c in ordered),
         "en": ", ".join(table.get(c, (c, c))[1] for c in ordered),
     }
+
+
+def _primary_nl(primary: str) -> str:
+    """A recorded primary-tumour code as a Dutch trace line names it."""
+    return PRIMARY_LABELS.get(primary, (primary, primary))[0]
 
 
 def _primary_params(primary: str | None) -> dict[str, str]:
@@ -122,25 +135,29 @@ def _csf_results(facts: Facts) -> tuple[str, ...] | None:
     return None if results is None else tuple(results)
 
 
-def _confirmed(facts: Facts) -> tuple[bool | None, str]:
+def _confirmed(facts: Facts) -> tuple[bool | None, Text]:
     """D0: is LM confirmed? (True / False / None = unknown) and a trace line."""
     status = facts.value("leptomeningeal_metastases")
     csf = _csf_results(facts) or ()
     if status == "confirmed":
-        return True, "D0: leptomeningeal metastases recorded as confirmed"
+        return True, tr("D0: leptomeningeale metastasen vastgelegd als bevestigd",
+                        "D0: leptomeningeal metastases recorded as confirmed")
     if "positive" in csf:
-        return True, "D0: CSF cytology positive for malignant cells → LM confirmed (gold standard)"
+        return True, tr("D0: liquorcytologie positief voor maligne cellen → LM bevestigd (gouden standaard)",
+                        "D0: CSF cytology positive for malignant cells → LM confirmed (gold standard)")
     if status == "suspected":
-        return False, "D0: LM recorded as suspected, not confirmed"
+        return False, tr("D0: LM vastgelegd als verdenking, niet bevestigd",
+                         "D0: LM recorded as suspected, not confirmed")
     if status == "none":
-        return False, "D0: no LM diagnosis recorded"
-    return None, "D0: LM diagnosis status unknown (conditions not available)"
+        return False, tr("D0: geen diagnose LM vastgelegd", "D0: no LM diagnosis recorded")
+    return None, tr("D0: status van de diagnose LM onbekend (aandoeningen niet beschikbaar)",
+                    "D0: LM diagnosis status unknown (conditions not available)")
 
 
 # -- confirmed LM ----------------------------------------------------------------------------------
 
 
-def _treatment(facts: Facts, trace0: str) -> Finding:
+def _treatment(facts: Facts, trace0: Text) -> Finding:
     """T1: LM-TREATMENT — systemic options named after the patient's own drivers."""
     primary = facts.value("primary_tumour")
     positive = sorted({str(g).upper() for g in (facts.value("driver_positive") or ())})
@@ -149,7 +166,8 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
     used = [n for n in ("leptomeningeal_metastases", "csf_cytology_results", "primary_tumour") if facts.known(n)]
     notes: list[str] = []
     params: dict[str, Any] = {**_primary_params(primary)}
-    trace = [trace0, f"T1: primary tumour: {primary or 'not recorded'}"]
+    trace: list[Text] = [trace0, tr(f"T1: primaire tumor: {_primary_nl(primary) if primary else 'niet vastgelegd'}",
+                                    f"T1: primary tumour: {primary or 'not recorded'}")]
     variant = None
     lung = primary in ("nsclc", "lung")
 
@@ -157,7 +175,8 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
         used.append("driver_positive")
     if positive:
         params["drivers"] = ", ".join(positive)
-        trace.append(f"T1: targetable driver(s) recorded: {', '.join(positive)}")
+        trace.append(tr(f"T1: behandelbare driver(s) vastgelegd: {', '.join(positive)}",
+                        f"T1: targetable driver(s) recorded: {', '.join(positive)}"))
         if "EGFR" in positive and lung:
             variant = "egfr"
             notes.append("driver-egfr")
@@ -168,19 +187,21 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
     elif lung:
         if facts.known("driver_positive") or facts.known("driver_negative"):
             notes.append("drivers-negative-lung")
-            trace.append("T1: driver tests recorded, none positive")
+            trace.append(tr("T1: driver-testen vastgelegd, geen positief", "T1: driver tests recorded, none positive"))
         else:
             notes.append("drivers-untested-lung")
-            trace.append("T1: no driver test recorded for this lung cancer")
+            trace.append(tr("T1: geen drivertest vastgelegd voor dit longcarcinoom",
+                            "T1: no driver test recorded for this lung cancer"))
     if primary == "breast":
         used.extend(n for n in ("her2_positive", "hormone_receptor_positive") if facts.known(n))
         if her2 is True:
             variant = variant or "her2"
             notes.append("breast-her2")
-            trace.append("T1: HER2-positive breast cancer → HER2-directed therapy / ADCs")
+            trace.append(tr("T1: HER2-positief mammacarcinoom → HER2-gerichte therapie / ADC's",
+                            "T1: HER2-positive breast cancer → HER2-directed therapy / ADCs"))
         elif her2 is None:
             notes.append("breast-her2-unknown")
-            trace.append("T1: HER2 status not recorded")
+            trace.append(tr("T1: HER2-status niet vastgelegd", "T1: HER2 status not recorded"))
         if hr is True:
             notes.append("breast-hr")
         notes.append("breast-chemo")
@@ -193,12 +214,14 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
         used.append("patient_condition")
     if condition == "poor" or (kps.known and kps.value is not None and kps.value < 50):
         notes.append("condition-poor")
-        trace.append("T1: clinical condition poor → systemic therapy less likely to help; best supportive care")
+        trace.append(tr("T1: slechte klinische conditie → systemische therapie minder kansrijk; best supportive care",
+                        "T1: clinical condition poor → systemic therapy less likely to help; best supportive care"))
     elif condition is None and not kps.known:
         notes.append("condition-unknown")
-        trace.append("T1: clinical condition (KPS) not recorded")
+        trace.append(tr("T1: klinische conditie (KPS) niet vastgelegd", "T1: clinical condition (KPS) not recorded"))
     else:
-        trace.append(f"T1: clinical condition {condition or kps.value}")
+        shown_nl = value_nl(condition) if condition else f"KPS {kps.value}"
+        trace.append(tr(f"T1: klinische conditie {shown_nl}", f"T1: clinical condition {condition or kps.value}"))
 
     if facts.value("systemic_therapy_active") is True:
         used.append("systemic_therapy_active")
@@ -217,7 +240,7 @@ def _treatment(facts: Facts, trace0: str) -> Finding:
     )
 
 
-def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: str) -> Finding | None:
+def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: Text) -> Finding | None:
     """T2: LM-SYMPTOMS — one advice line per symptom group the patient has."""
     present = symptoms & SYMPTOM_CARD_SYMPTOMS
     if not present:
@@ -225,7 +248,7 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: str) -> Finding | 
     notes: list[str] = []
     shown = _labels(present, SYMPTOM_LABELS)
     params: dict[str, Any] = {"symptoms_nl": shown["nl"], "symptoms_en": shown["en"]}
-    trace = [trace0]
+    trace: list[Text] = [trace0]
     for line, addresses in SYMPTOM_LINES.items():
         hit = symptoms & addresses
         if hit:
@@ -233,7 +256,8 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: str) -> Finding | 
             labels = _labels(hit, SYMPTOM_LABELS)
             key = line.replace("-", "_")
             params[f"{key}_nl"], params[f"{key}_en"] = labels["nl"], labels["en"]
-            trace.append(f"T2: {labels['en']} → {line.replace('-', ' ')} advice")
+            trace.append(tr(f"T2: {labels['nl']} → advies {SYMPTOM_ADVICE_NL[line]}",
+                            f"T2: {labels['en']} → {line.replace('-', ' ')} advice"))
     used = ["leptomeningeal_metastases", "lm_symptoms"]
     suggestions: tuple[SuggestionSpec, ...] = ()
     dexa = facts.value("dexamethasone_active")
@@ -263,7 +287,7 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: str) -> Finding | 
 # -- not (yet) confirmed -----------------------------------------------------------------------------
 
 
-def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, trace: list[str]) -> list[Finding]:
+def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, trace: list[Text]) -> list[Finding]:
     """S3/S4: LM-SUSPECT, and LM-REPEAT-CSF after exactly one negative cytology."""
     primary = facts.value("primary_tumour")
     csf = _csf_results(facts) or ()
@@ -284,7 +308,8 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
         params["levels_nl"] = ", ".join(LEVELS[k][0][0] for k in levels)
         params["levels_en"] = ", ".join(LEVELS[k][0][1] for k in levels)
         notes.append("multifocal")
-        trace.append(f"S2: multifocal symptoms ({params['levels_en']})")
+        trace.append(tr(f"S2: multifocale symptomen ({params['levels_nl']})",
+                        f"S2: multifocal symptoms ({params['levels_en']})"))
     variant = "high-prior" if primary in HIGH_PRIOR else None
     if variant:
         notes.append("high-prior")
@@ -293,12 +318,14 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
     if mri is not None:
         used.append("lm_mri_enhancement")
         notes.append("mri-enhancement" if mri else "mri-no-enhancement")
-        trace.append(f"S3: leptomeningeal enhancement on MRI: {'yes' if mri else 'no'}")
+        trace.append(tr(f"S3: leptomeningeale aankleuring op MRI: {'ja' if mri else 'nee'}",
+                        f"S3: leptomeningeal enhancement on MRI: {'yes' if mri else 'no'}"))
     conclusive = [r for r in csf if r != "inconclusive"]  # an inconclusive result is no result
     negatives = conclusive.count("negative")
     want_csf = not conclusive
     if csf:
-        trace.append(f"S4: CSF cytology so far: {', '.join(csf)}")
+        trace.append(tr(f"S4: liquorcytologie tot nu toe: {', '.join(CSF_RESULT_NL.get(r, r) for r in csf)}",
+                        f"S4: CSF cytology so far: {', '.join(csf)}"))
     if "inconclusive" in csf:
         notes.append("csf-inconclusive")
     if negatives >= 2:
@@ -314,7 +341,8 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
         actions.append(ActionSpec(type="create", resource_kind="csf-examination", params={"note": CSF_NOTE}))
     label = {2: "order-workup", 1: "order-mri" if want_mri else "order-csf"}.get(len(actions))
     suggestions = (SuggestionSpec(label_key=label, actions=tuple(actions)),) if label else ()
-    trace.append("S3: no LM diagnosis yet → MRI brain and whole spine with gadolinium and CSF examination")
+    trace.append(tr("S3: nog geen diagnose LM → MRI hersenen en gehele wervelkolom met gadolinium en liquoronderzoek",
+                    "S3: no LM diagnosis yet → MRI brain and whole spine with gadolinium and CSF examination"))
     findings = [
         Finding(
             rule_id=SUSPECT,
@@ -332,8 +360,10 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
                 rule_id=REPEAT_CSF,
                 facts_used=tuple(n for n in ("csf_cytology_results", "lm_symptoms", "leptomeningeal_metastases")
                                  if facts.known(n)),
-                trace=(*trace[:-1], "S4: exactly one (conclusive) CSF cytology, negative, and the suspicion "
-                       "persists → repeat the lumbar puncture"),
+                trace=(*trace[:-1], tr("S4: precies één (conclusieve) liquorcytologie, negatief, en de verdenking "
+                                       "blijft bestaan → herhaal de lumbaalpunctie",
+                                       "S4: exactly one (conclusive) CSF cytology, negative, and the suspicion "
+                                       "persists → repeat the lumbar puncture")),
                 params=params,
                 suggestions=(
                     SuggestionSpec(
@@ -358,7 +388,9 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
             return []  # LM of a haematological malignancy: outside this (solid-tumour) guideline
         findings: list[Finding] = [_treatment(facts, trace0)]
         if not symptoms_known:
-            findings.append(data_missing(["lm_symptoms"], "T2: LM confirmed; symptoms for symptomatic therapy unknown"))
+            findings.append(data_missing(["lm_symptoms"],
+                                         tr("T2: LM bevestigd; symptomen voor symptomatische behandeling onbekend",
+                                            "T2: LM confirmed; symptoms for symptomatic therapy unknown")))
         else:
             symptom_finding = _symptoms(facts, symptoms, trace0)
             if symptom_finding is not None:
@@ -383,13 +415,24 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         if solid is None and suggestive is None:
             return []  # neither cancer nor symptoms on record: the LM pathway has nothing to start from
         return [data_missing(missing, trace0,
-                             "S1–S3: LM suspicion needs a known solid cancer, the symptoms and the LM diagnosis status",
+                             tr("S1–S3: voor een verdenking op LM zijn een bekende solide maligniteit, de symptomen "
+                                "en de status van de diagnose LM nodig",
+                                "S1–S3: LM suspicion needs a known solid cancer, the symptoms and the LM diagnosis "
+                                "status"),
                              used=[n for n in ("lm_symptoms", "primary_tumour") if facts.known(n)])]
     primary = facts.value("primary_tumour")
-    trace = [trace0, f"S1: known solid cancer ({primary or 'solid'})"
-             + (" — breast, lung and melanoma raise the prior probability of LM" if primary in HIGH_PRIOR else "")]
+    high_prior = primary in HIGH_PRIOR
+    trace: list[Text] = [
+        trace0,
+        tr(f"S1: bekende solide maligniteit ({_primary_nl(primary) if primary else 'solide tumor'})"
+           + (" — mammacarcinoom, longcarcinoom en melanoom verhogen de voorafkans op LM" if high_prior else ""),
+           f"S1: known solid cancer ({primary or 'solid'})"
+           + (" — breast, lung and melanoma raise the prior probability of LM" if high_prior else "")),
+    ]
     if symptoms:
-        trace.append(f"S2: LM-suggestive symptoms: {_labels(symptoms, SYMPTOM_LABELS)['en']}")
+        shown = _labels(symptoms, SYMPTOM_LABELS)
+        trace.append(tr(f"S2: symptomen passend bij LM: {shown['nl']}", f"S2: LM-suggestive symptoms: {shown['en']}"))
     else:
-        trace.append("S2: LM suspicion recorded (no symptoms recorded)")
+        trace.append(tr("S2: verdenking op LM vastgelegd (geen symptomen vastgelegd)",
+                        "S2: LM suspicion recorded (no symptoms recorded)"))
     return _suspect(facts, symptoms, recorded_suspicion, trace)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 from cds_service.facts.model import Facts
 
@@ -39,11 +39,18 @@ class LocalizedText:
     """A param value worded per language, chosen by the renderer (``Finding.params`` are language-free).
 
     Use it for text a pathway composes itself, e.g. the MDO information note of a
-    ``create`` action or the names of missing specialties:
-    ``LocalizedText({"nl": "neurochirurg", "en": "neurosurgeon"})``.
+    ``create`` action, the names of missing specialties or a ``Finding.trace`` line:
+    ``LocalizedText({"nl": "neurochirurg", "en": "neurosurgeon"})`` (or ``tr("neurochirurg", "neurosurgeon")``).
+    Hashable and comparable, so trace lines can be de-duplicated; ``str()`` gives the English text.
     """
 
     texts: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "texts", dict(self.texts))  # a private copy: the hash must not change
+
+    def __hash__(self) -> int:  # hashable (trace lines are de-duplicated with ``dict.fromkeys``)
+        return hash(tuple(sorted(self.texts.items())))
 
     def get(self, language: str) -> str:
         return self.texts.get(language) or self.texts.get("en") or next(iter(self.texts.values()), "")
@@ -52,6 +59,19 @@ class LocalizedText:
 
     def __str__(self) -> str:
         return self.get("en")
+
+
+def tr(nl: str, en: str) -> LocalizedText:
+    """A text in Dutch and English, e.g. a trace line: ``tr("A2: kritieke locatie? → ja", "A2: … → yes")``."""
+    return LocalizedText({"nl": nl, "en": en})
+
+
+Text = Union[str, LocalizedText]  # a trace line: plain (the same in every language) or worded per language
+
+
+def text_in(text: Text, language: str) -> str:
+    """``text`` in ``language`` (a plain string is the same in every language)."""
+    return text.get(language) if isinstance(text, LocalizedText) else str(text)
 
 
 @dataclass(frozen=True)
@@ -70,8 +90,10 @@ class Finding:
 
     - ``rule_id``: the public rule id (``BM-MDO-NEURO``); becomes ``card.source.topic.code``.
     - ``facts_used`` / ``facts_missing``: fact *names*; the card looks up values and provenance.
-    - ``trace``: the flowchart steps in order, e.g. ``("A1: KPS ≥ 70 and survival > 3 months → yes", …)``.
-      Shown in the card detail, so write them for a clinician.
+    - ``trace``: the flowchart steps in order, each a :class:`LocalizedText` (nl + en, see :func:`tr`) or a
+      plain string, e.g. ``(tr("A1: KPS ≥ 70 en verwachte overleving > 3 maanden? → ja",
+      "A1: KPS ≥ 70 and expected survival > 3 months? → yes"), …)``. Shown in the card detail in the card's
+      language, so write them for a clinician.
     - ``indicator``: overrides the template default (``info`` | ``warning`` | ``critical``).
     - ``variant``: picks an alternative summary in the template (``summary_variants``).
     - ``notes``: keys of extra detail paragraphs in the template (``notes``), in order.
@@ -83,7 +105,7 @@ class Finding:
     rule_id: str
     facts_used: tuple[str, ...] = ()
     facts_missing: tuple[str, ...] = ()
-    trace: tuple[str, ...] = ()
+    trace: tuple[Text, ...] = ()
     indicator: str | None = None
     variant: str | None = None
     notes: tuple[str, ...] = ()
@@ -188,6 +210,9 @@ Pathway = "Callable[[Facts, EvalContext], Sequence[Finding]]"
 __all__ = [
     "ActionSpec",
     "LocalizedText",
+    "tr",
+    "Text",
+    "text_in",
     "SuggestionSpec",
     "Finding",
     "DraftOrder",

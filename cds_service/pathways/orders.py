@@ -11,51 +11,24 @@ function. It composes
 - ``cds_service.pathways.spine.evaluate_orders`` — whole-spine MRI urgency of
   a draft (``SM-MRI-URGENCY``, with ``SM-DEXAMETHASONE``, catalog §3b/§3c).
 
-``RULES`` lists only the rule ids this module itself adds (the referral
-guard's); the brain and spine modules declare theirs, and the service's rule
-listing is the union.
+``RULES`` is the union of what these can emit on the order hooks, so the rule
+listing (``cds-service rules``) names the order services for every one of them.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from typing import Callable, Sequence
 
 from cds_service.facts.model import Facts
-from cds_service.pathways import referral
+from cds_service.pathways import brain, referral, spine
 from cds_service.pathways.model import EvalContext, Finding
-
-log = logging.getLogger(__name__)
-
-RULES = referral.RULES
 
 OrderCheck = Callable[[Facts, EvalContext], Sequence[Finding]]
 
-# The order-aware functions of the other pathways, in card order (the engine sorts by severity anyway).
-ORDER_CHECKS = (
-    "cds_service.pathways.brain:evaluate_orders",
-    "cds_service.pathways.spine:evaluate_orders",
-)
+# Every order-aware check, in card order (the engine sorts by severity anyway).
+CHECKS: tuple[OrderCheck, ...] = (referral.evaluate, brain.evaluate_orders, spine.evaluate_orders)
 
-
-def _resolve(path: str) -> OrderCheck | None:
-    """Import ``module:function``. A module that is not installed at all is logged and skipped
-    (partial deployments, development); a module without the function is a bug and raises."""
-    module_name, _, name = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        log.error("order check %s is not installed; its cards cannot fire", path)
-        return None
-    return getattr(module, name)
-
-
-CHECKS: tuple[OrderCheck, ...] = (referral.evaluate,) + tuple(
-    fn for fn in (_resolve(p) for p in ORDER_CHECKS) if fn is not None
-)
+RULES: tuple[str, ...] = tuple(dict.fromkeys(referral.RULES + brain.ORDER_RULES + spine.ORDER_RULES))
 
 
 def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:

@@ -48,13 +48,14 @@ table at hand (e.g. "< 70" always scores 0), otherwise KPS counts as unknown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Iterable
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.common import data_missing
-from cds_service.pathways.model import EvalContext, Finding
+from cds_service.pathways.common import data_missing, primary_tumour_nl
+from cds_service.pathways.model import EvalContext, Finding, LocalizedText, tr
 
 RULE = "PROG-GPA"
 RULES = (RULE,)
@@ -196,28 +197,55 @@ class Scored:
     used: list[str]
     notes: list[str]
     params: dict[str, Any]
-    trace: list[str]
+    trace: list[LocalizedText]
 
 
-def select_table(facts: Facts) -> tuple[GpaTable | None, list[str], str]:
+def _nl_decimals(text: str) -> str:
+    """Decimal commas for a Dutch trace line (``0.5`` → ``0,5``)."""
+    return re.sub(r"(\d)\.(\d)", r"\1,\2", text)
+
+
+# Fact names in a Dutch "needs" line (the English line names the facts as the catalogue does).
+FACT_WORDS_NL = {
+    "primary_tumour": "primaire tumor",
+    "lung_histology": "histologie longcarcinoom",
+    "age_years": "leeftijd",
+    "kps": "KPS",
+    "extracranial_metastases": "extracraniële metastasen",
+    "brain_metastasis_count": "aantal hersenmetastasen",
+    "hemoglobin_g_dl": "hemoglobine",
+    "her2_positive": "HER2-status",
+    "hormone_receptor_positive": "hormoonreceptorstatus",
+}
+
+
+def select_table(facts: Facts) -> tuple[GpaTable | None, list[str], LocalizedText]:
     """G1: which worksheet applies. Returns (table, missing facts, trace line)."""
     primary = facts.value("primary_tumour")
     histology = facts.value("lung_histology")
     if primary is None:
-        return None, ["primary_tumour"], "G1: primary tumour not recorded → GPA variant unknown"
+        return None, ["primary_tumour"], tr("G1: primaire tumor niet vastgelegd → GPA-variant onbekend",
+                                            "G1: primary tumour not recorded → GPA variant unknown")
     if primary in ("nsclc", "lung"):
         if histology == "adenocarcinoma":
-            return LUNG_ADENO, [], "G1: lung cancer, adenocarcinoma → Lung-molGPA (adenocarcinoma)"
+            return LUNG_ADENO, [], tr("G1: longcarcinoom, adenocarcinoom → Lung-molGPA (adenocarcinoma)",
+                                      "G1: lung cancer, adenocarcinoma → Lung-molGPA (adenocarcinoma)")
         if histology == "non-adenocarcinoma":
-            return LUNG_NON_ADENO, [], "G1: NSCLC, non-adenocarcinoma → Lung-molGPA (non-adenocarcinoma)"
-        return None, ["lung_histology"], (
+            return LUNG_NON_ADENO, [], tr("G1: NSCLC, niet-adenocarcinoom → Lung-molGPA (non-adenocarcinoma)",
+                                          "G1: NSCLC, non-adenocarcinoma → Lung-molGPA (non-adenocarcinoma)")
+        return None, ["lung_histology"], tr(
+            "G1: longcarcinoom zonder vastgelegde histologie → adenocarcinoom en niet-adenocarcinoom hebben "
+            "verschillende Lung-molGPA-tabellen",
             "G1: lung cancer without recorded histology → adenocarcinoma and non-adenocarcinoma "
             "have different Lung-molGPA tables"
         )
     table = {"breast": BREAST, "melanoma": MELANOMA, "renal": RENAL}.get(primary)
     if table is None:
-        return None, [], f"G1: primary tumour {primary}: no verified GPA table implemented"
-    return table, [], f"G1: primary tumour {primary} → {table.name}"
+        return None, [], tr(f"G1: primaire tumor {primary_tumour_nl(primary)}: geen geverifieerde GPA-tabel "
+                            "geïmplementeerd",
+                            f"G1: primary tumour {primary}: no verified GPA table implemented")
+    return table, [], tr(f"G1: primaire tumor {primary_tumour_nl(primary)} → {table.name}",
+                         f"G1: primary tumour {primary} → {table.name}")
 
 
 def _kps_points(facts: Facts, table: GpaTable, s: Scored) -> None:
@@ -236,13 +264,15 @@ def _kps_points(facts: Facts, table: GpaTable, s: Scored) -> None:
         if len(pts) != 1:
             s.missing.append("kps")
             s.notes.append("kps-derived-too-coarse")
-            s.trace.append(f"KPS derived from ECOG is only the band {shown}: too coarse for this table → unknown")
+            s.trace.append(tr(f"KPS afgeleid van ECOG is alleen de band {shown}: te grof voor deze tabel → onbekend",
+                              f"KPS derived from ECOG is only the band {shown}: too coarse for this table → unknown"))
             return
         row = next(iter(candidates))
         s.points["kps"] = row.points
         s.params.update(kps=f"{shown} (ECOG)", kps_points=row.points)
         s.notes.append("kps-derived-enough")
-        s.trace.append(f"KPS derived from ECOG (band {shown}) → every KPS in that band scores {row.points}")
+        s.trace.append(tr(f"KPS afgeleid van ECOG (band {shown}) → elke KPS in die band scoort {row.points}",
+                          f"KPS derived from ECOG (band {shown}) → every KPS in that band scores {row.points}"))
         return
     row = _points(table.kps, float(fact.value))
     if row is None:
@@ -250,14 +280,15 @@ def _kps_points(facts: Facts, table: GpaTable, s: Scored) -> None:
         return
     s.points["kps"] = row.points
     s.params.update(kps=int(fact.value), kps_points=row.points)
-    s.trace.append(f"KPS {fact.value} ({row.label}) → {row.points}")
+    line = f"KPS {fact.value} ({row.label}) → {row.points}"
+    s.trace.append(tr(line, line))
 
 
 def round_half_up(value: float, step: str = "0.1") -> float:
     return float(Decimal(str(value)).quantize(Decimal(step), rounding=ROUND_HALF_UP))
 
 
-def _row_factor(facts: Facts, fact_name: str, key: str, rows: tuple[Row, ...] | None, label: str,
+def _row_factor(facts: Facts, fact_name: str, key: str, rows: tuple[Row, ...] | None, label: LocalizedText,
                 s: Scored, cast: Callable[[Any], Any] = float) -> None:
     if rows is None:
         return
@@ -271,7 +302,8 @@ def _row_factor(facts: Facts, fact_name: str, key: str, rows: tuple[Row, ...] | 
     s.used.append(fact_name)
     s.points[key] = row.points
     s.params.update({key: cast(value), f"{key}_points": row.points})
-    s.trace.append(f"{label} {cast(value)} ({row.label}) → {row.points}")
+    s.trace.append(tr(f"{label.get('nl')} {cast(value)} ({row.label}) → {row.points}",
+                      f"{label.get('en')} {cast(value)} ({row.label}) → {row.points}"))
 
 
 def _ecm_points(facts: Facts, table: GpaTable, s: Scored) -> None:
@@ -283,7 +315,8 @@ def _ecm_points(facts: Facts, table: GpaTable, s: Scored) -> None:
     pts = 0.0 if ecm else table.ecm_absent
     s.points["ecm"] = pts
     s.params.update(ecm=bool(ecm), ecm_points=pts)
-    s.trace.append(f"extracranial metastases {'present' if ecm else 'absent'} → {pts}")
+    s.trace.append(tr(f"extracraniële metastasen {'aanwezig' if ecm else 'afwezig'} → {pts}",
+                      f"extracranial metastases {'present' if ecm else 'absent'} → {pts}"))
 
 
 def _gene_status(facts: Facts, genes: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
@@ -315,10 +348,9 @@ def _marker_points(facts: Facts, table: GpaTable, s: Scored) -> None:
         if not pos and untested:
             s.params["untested"] = ", ".join(untested)
             s.notes.append("markers-untested")
-        s.trace.append(
-            f"{'/'.join(genes)}: {_marker_text(pos, neg, untested)} → {pts}"
-            + (" (negative or unknown = 0 per the table)" if not pos else "")
-        )
+        line = f"{'/'.join(genes)}: {_marker_text(pos, neg, untested)} → {pts}"
+        s.trace.append(tr(line + (" (negatief of onbekend = 0 volgens de tabel)" if not pos else ""),
+                          line + (" (negative or unknown = 0 per the table)" if not pos else "")))
         return
     if table.marker == "breast-subtype":
         hr = facts.value("hormone_receptor_positive")
@@ -339,22 +371,29 @@ def _marker_points(facts: Facts, table: GpaTable, s: Scored) -> None:
         else:  # HER2-positive with unknown hormone receptors: HER2 and luminal B both score 1.5
             label = "HER2+, HR ?"
             s.notes.append("subtype-hr-did-not-matter")
-            s.trace.append("hormone receptor status unknown, but HER2+ scores 1.5 with either status")
+            s.trace.append(tr("hormoonreceptorstatus onbekend, maar HER2+ scoort 1.5 bij beide statussen",
+                              "hormone receptor status unknown, but HER2+ scores 1.5 with either status"))
         s.points["subtype"] = value
         s.params.update(subtype=label, subtype_points=value)
-        s.trace.append(f"subtype {label} → {value}")
+        s.trace.append(tr(f"subtype {label} → {value}", f"subtype {label} → {value}"))
 
 
 def score(facts: Facts, table: GpaTable) -> Scored:
     """G2: points per factor of ``table``; unknown inputs are collected in ``missing``."""
     s = Scored(points={}, missing=[], used=[], notes=[], params={}, trace=[])
-    _row_factor(facts, "age_years", "age", table.age, "age", s, cast=int)
+    _row_factor(facts, "age_years", "age", table.age, tr("leeftijd", "age"), s, cast=int)
     _kps_points(facts, table, s)
     _ecm_points(facts, table, s)
-    _row_factor(facts, "brain_metastasis_count", "count", table.count, "number of brain metastases", s, cast=int)
-    _row_factor(facts, "hemoglobin_g_dl", "hemoglobin", table.hemoglobin, "hemoglobin (g/dL)", s)
+    _row_factor(facts, "brain_metastasis_count", "count", table.count,
+                tr("aantal hersenmetastasen", "number of brain metastases"), s, cast=int)
+    _row_factor(facts, "hemoglobin_g_dl", "hemoglobin", table.hemoglobin, tr("hemoglobine (g/dL)", "hemoglobin (g/dL)"),
+                s)
     _marker_points(facts, table, s)
     return s
+
+
+def _prefixed(prefix: str, line: LocalizedText) -> LocalizedText:
+    return LocalizedText({lang: prefix + text for lang, text in line.texts.items()})
 
 
 def band_for(table: GpaTable, total: float) -> Band:
@@ -374,12 +413,15 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         if not missing:
             return []  # no verified table for this primary: no card and no DATA-MISSING
         common = [n for n in ("kps", "extracranial_metastases", "brain_metastasis_count") if not facts.known(n)]
-        return [data_missing(missing + common, f"PROG-GPA {g1}")]
+        return [data_missing(missing + common, _prefixed("PROG-GPA ", g1))]
     s = score(facts, table)
     if s.missing:
-        return [data_missing(s.missing, f"PROG-GPA {g1}",
-                             f"PROG-GPA: {table.name} needs " + ", ".join(dict.fromkeys(s.missing)),
-                             *(f"PROG-GPA: {t}" for t in s.trace if "too coarse" in t))]
+        needed = list(dict.fromkeys(s.missing))
+        return [data_missing(s.missing, _prefixed("PROG-GPA ", g1),
+                             tr(f"PROG-GPA: {table.name} heeft nodig: "
+                                + ", ".join(FACT_WORDS_NL.get(n, n) for n in needed),
+                                f"PROG-GPA: {table.name} needs " + ", ".join(needed)),
+                             *(_prefixed("PROG-GPA: ", t) for t in s.trace if "too coarse" in t.get("en")))]
     total = sum(s.points.values())
     band = band_for(table, total)
     s.params.update(
@@ -397,9 +439,12 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     )
     trace = (
         g1,
-        "G2: " + "; ".join(s.trace),
-        f"G3: GPA {total:.1f} → group {band.low:.1f}–{band.high:.1f}, median survival "
-        f"{band.median_months:g} months ({table.citation})",
+        tr(_nl_decimals("G2: " + "; ".join(t.get("nl") for t in s.trace)),
+           "G2: " + "; ".join(t.get("en") for t in s.trace)),
+        tr(_nl_decimals(f"G3: GPA {total:.1f} → groep {band.low:.1f}–{band.high:.1f}, mediane overleving "
+                        f"{band.median_months:g} maanden") + f" ({table.citation})",
+           f"G3: GPA {total:.1f} → group {band.low:.1f}–{band.high:.1f}, median survival "
+           f"{band.median_months:g} months ({table.citation})"),
     )
     used = ["primary_tumour"] + (["lung_histology"] if table.key.startswith("lung") else []) + s.used
     return [

@@ -39,6 +39,8 @@ from cds_service.pathways.model import (
     Finding,
     LocalizedText,
     SuggestionSpec,
+    Text,
+    tr,
 )
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,8 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     if not drafts:
         return []
     listed = "; ".join(_name(o) for o in drafts)
-    trace = [f"R0: draft radiotherapy order for the brain: {listed}"]
+    trace: list[Text] = [tr(f"R0: concept-order voor radiotherapie van de hersenen: {listed}",
+                            f"R0: draft radiotherapy order for the brain: {listed}")]
     notes: list[str] = []
 
     # R1 — brain metastases?
@@ -94,19 +97,27 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     stated_by_order = any(o.reason_brain_metastases for o in drafts)
     if bm.known and bm.value:
         suspected = bool(bm.attrs.get("suspected"))
-        trace.append("R1: brain metastases recorded" + (" (suspected)" if suspected else "") + " → the MDO rule applies")
+        trace.append(tr("R1: hersenmetastasen vastgelegd" + (" (verdenking)" if suspected else "")
+                        + " → de MDO-eis is van toepassing",
+                        "R1: brain metastases recorded" + (" (suspected)" if suspected else "")
+                        + " → the MDO rule applies"))
         if suspected:
             notes.append("bm-suspected")
     elif stated_by_order:
         state = "recorded as absent" if bm.known else "not recorded"
-        trace.append(f"R1: brain metastases {state}, but the draft order gives them as its reason → the MDO rule applies")
+        state_nl = "als afwezig vastgelegd" if bm.known else "niet vastgelegd"
+        trace.append(tr(f"R1: hersenmetastasen {state_nl}, maar de concept-order noemt ze als reden → de MDO-eis is "
+                        "van toepassing",
+                        f"R1: brain metastases {state}, but the draft order gives them as its reason → the MDO rule "
+                        "applies"))
         notes.append("bm-from-order-reason")
     elif bm.known:
         return []  # no brain metastases: the regulation is about brain metastases only
     else:
-        trace.append(
+        trace.append(tr(
+            "R1: hersenmetastasen onbekend — niet te bepalen of de MDO-eis van 1-7-2025 voor deze order geldt",
             "R1: brain metastases unknown — cannot tell whether the MDO requirement of 1-7-2025 applies to this order"
-        )
+        ))
         return [data_missing(["brain_metastases"], *trace)]
 
     # R2 — a neuro-oncology MDO after the latest diagnosis / progression?
@@ -116,10 +127,12 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         missing = ["mdo_discussed"]
         if reference is None:
             missing.append("brain_metastases_diagnosis_date")
-        trace.append(
+        trace.append(tr(
+            "R2: onbekend of er na de laatste diagnose/progressie een neuro-oncologisch MDO is geweest "
+            "— controleer dit vóór verwijzing",
             "R2: whether a neuro-oncology MDO was held after the latest diagnosis/progression is unknown "
             "— check it before referring"
-        )
+        ))
         return [data_missing(missing, *trace, used=("brain_metastases",))]
     recorded, mdo_date, specialties, missing_specialties = mdo
 
@@ -135,29 +148,39 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         notes.insert(0, "several-orders")
 
     if not recorded:
-        trace.append("R2: no neuro-oncology MDO recorded after the latest brain-metastasis diagnosis/progression → no")
+        trace.append(tr("R2: geen neuro-oncologisch MDO vastgelegd na de laatste diagnose/progressie van de "
+                        "hersenmetastasen → nee",
+                        "R2: no neuro-oncology MDO recorded after the latest brain-metastasis diagnosis/progression "
+                        "→ no"))
         earlier = _latest_mdo(facts, before=reference)
         if earlier is not None and reference is not None:
             params["last_mdo_date"] = earlier
             notes.append("mdo-before-progression")
         rule = BLOCKED
     else:
-        trace.append(f"R2: neuro-oncology MDO recorded on {_day(mdo_date)} → yes")
+        trace.append(tr(f"R2: neuro-oncologisch MDO vastgelegd op {_day(mdo_date, 'nl')} → ja",
+                        f"R2: neuro-oncology MDO recorded on {_day(mdo_date)} → yes"))
         if not missing_specialties:
-            trace.append("R3: neurosurgery, radiation oncology, neurology and neuroradiology took part → no card")
+            trace.append(tr("R3: neurochirurgie, radiotherapie, neurologie en neuroradiologie namen deel → geen kaart",
+                            "R3: neurosurgery, radiation oncology, neurology and neuroradiology took part → no card"))
             return []
         codes = [s for s in REQUIRED_SPECIALTIES if s in missing_specialties]
-        trace.append(f"R3: required specialties not recorded as participants: {', '.join(codes)} → incomplete")
+        names_nl = ", ".join(SPECIALTY_NAMES.get(c, {}).get("nl", c) for c in codes)
+        trace.append(tr(f"R3: vereiste specialismen niet als deelnemer vastgelegd: {names_nl} → onvolledig",
+                        f"R3: required specialties not recorded as participants: {', '.join(codes)} → incomplete"))
         params["missing"] = _specialty_names(codes)
         params["mdo_date"] = mdo_date
         if not specialties:
             notes.append("no-participants-recorded")
         rule = INCOMPLETE
-    trace.append(
-        ("R4: order-sign" if ctx.hook == "order-sign" else "R4: order-select")
-        + (" — stereotactic / brain RT: the law applies" if law else " — whole-brain RT only: guideline advice")
+    hook = "R4: order-sign" if ctx.hook == "order-sign" else "R4: order-select"
+    trace.append(tr(
+        hook + (" — stereotactische radiotherapie / radiotherapie van de hersenen: de wettelijke eis geldt" if law else
+                " — alleen helebreinbestraling (WBRT): richtlijnadvies")
+        + f" → {_INDICATOR_NL[indicator]}",
+        hook + (" — stereotactic / brain RT: the law applies" if law else " — whole-brain RT only: guideline advice")
         + f" → {indicator}"
-    )
+    ))
 
     deletable = [o for o in drafts if _has_id(o)]
     if len(deletable) < len(drafts):
@@ -204,9 +227,12 @@ def _as_datetime(value: Any) -> datetime | None:
     return None
 
 
-def _day(value: Any) -> str:
+_INDICATOR_NL = {"critical": "kritiek", "warning": "waarschuwing", "info": "informatie"}
+
+
+def _day(value: Any, language: str = "en") -> str:
     dt = _as_datetime(value)
-    return dt.date().isoformat() if dt else "unknown date"
+    return dt.date().isoformat() if dt else ("onbekende datum" if language == "nl" else "unknown date")
 
 
 def _reference_date(facts: Facts) -> datetime | None:
@@ -312,7 +338,7 @@ def _note(facts: Facts, orders: str, mdo_date: Any, missing: LocalizedText | Non
     for lang in ("nl", "en"):
         parts = [_NOTE_INTRO[lang].format(orders=orders)]
         if missing is not None:
-            parts.append(_NOTE_INCOMPLETE[lang].format(date=_day(mdo_date), missing=missing.get(lang)))
+            parts.append(_NOTE_INCOMPLETE[lang].format(date=_day(mdo_date, lang), missing=missing.get(lang)))
         if note_text is not None:
             summary = note_text(facts, lang)
             if summary:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.model import EvalContext, Finding
+from cds_service.pathways.model import EvalContext, Finding, LocalizedText, Text, tr
 
 RULE = "PROG-SINS"
 RULES = (RULE,)
@@ -31,6 +31,15 @@ COMPONENTS: Mapping[str, tuple[int, ...]] = {
     "posterolateral": (0, 1, 3),  # bilateral 3, unilateral 1, none 0
 }
 MAX_SCORE = sum(max(points) for points in COMPONENTS.values())  # 18
+COMPONENT_NAMES_NL = {  # as cards/spine.yaml names them
+    "location": "locatie",
+    "pain": "pijn",
+    "bone_lesion": "botlaesie",
+    "alignment": "uitlijning",
+    "collapse": "inzakking",
+    "posterolateral": "posterolaterale aantasting",
+}
+CATEGORY_NL = {"stable": "stabiel", "potentially-unstable": "potentieel instabiel", "unstable": "instabiel"}
 
 CATEGORIES = (  # (lowest score, key)
     (13, "unstable"),
@@ -62,7 +71,7 @@ class SinsScore:
     high: int
     components: Mapping[str, int]
     source: str | None  # "components" | "recorded" | "partial" | None (nothing recorded)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()  # trace lines (nl + en) on values that were not usable
 
     @property
     def known(self) -> bool:
@@ -97,19 +106,21 @@ class SinsScore:
         return ()
 
 
-def _components(raw: Any) -> tuple[dict[str, int], tuple[str, ...]]:
+def _components(raw: Any) -> tuple[dict[str, int], tuple[Text, ...]]:
     """Valid components by canonical name, plus notes on values that were not usable."""
     found: dict[str, int] = {}
-    notes: list[str] = []
+    notes: list[Text] = []
     if not isinstance(raw, Mapping):
         return found, ()
     for name, value in raw.items():
         key = _component_key(str(name))
         if key not in COMPONENTS:
-            notes.append(f"unknown SINS component {name!r} ignored")
+            notes.append(tr(f"onbekende SINS-component {name!r} genegeerd", f"unknown SINS component {name!r} ignored"))
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value not in COMPONENTS[key]:
-            notes.append(f"SINS {key} = {value!r} is not a valid score ({'/'.join(map(str, COMPONENTS[key]))})")
+            allowed = '/'.join(map(str, COMPONENTS[key]))
+            notes.append(tr(f"SINS {COMPONENT_NAMES_NL[key]} = {value!r} is geen geldige score ({allowed})",
+                            f"SINS {key} = {value!r} is not a valid score ({allowed})"))
             continue
         found[key] = value
     return found, tuple(notes)
@@ -128,8 +139,10 @@ def score(facts: Facts) -> SinsScore:
     if len(comps) == len(COMPONENTS):
         total = sum(comps.values())
         if recorded_total is not None and recorded_total != total:
-            notes += (f"recorded SINS total {recorded_total} differs from the sum of the components ({total}); "
-                      "the sum is used",)
+            notes += (tr(f"vastgelegd SINS-totaal {recorded_total} wijkt af van de som van de componenten ({total}); "
+                         "de som wordt gebruikt",
+                         f"recorded SINS total {recorded_total} differs from the sum of the components ({total}); "
+                         "the sum is used"),)
         return SinsScore(total=total, low=total, high=total, components=comps, source="components", notes=notes)
     if recorded_total is None and total_fact.known and total_fact.derived_from == "components":
         value = total_fact.value  # the facts layer summed all six components itself
@@ -150,11 +163,17 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     sins = score(facts)
     if sins.total is None:
         return []
-    inputs = ", ".join(f"{name.replace('_', ' ')} {points}" for name, points in sins.components.items())
+    inputs_en = ", ".join(f"{name.replace('_', ' ')} {points}" for name, points in sins.components.items())
+    inputs_nl = ", ".join(f"{COMPONENT_NAMES_NL[name]} {points}" for name, points in sins.components.items())
+    inputs = LocalizedText({"nl": inputs_nl, "en": inputs_en}) if inputs_en else None
+    components = sins.source == "components"
     trace = [
-        f"S1: SINS = {sins.total}"
-        + (f" (sum of the six components: {inputs})" if sins.source == "components" else " (recorded total)"),
-        f"S2: 0–6 stable, 7–12 potentially unstable, 13–18 unstable → {sins.category}",
+        tr(f"S1: SINS = {sins.total}"
+           + (f" (som van de zes componenten: {inputs_nl})" if components else " (vastgelegd totaal)"),
+           f"S1: SINS = {sins.total}"
+           + (f" (sum of the six components: {inputs_en})" if components else " (recorded total)")),
+        tr(f"S2: 0–6 stabiel, 7–12 potentieel instabiel, 13–18 instabiel → {CATEGORY_NL[sins.category]}",
+           f"S2: 0–6 stable, 7–12 potentially unstable, 13–18 unstable → {sins.category}"),
         *sins.notes,
     ]
     return [

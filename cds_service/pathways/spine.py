@@ -31,7 +31,7 @@ from dataclasses import replace
 from cds_service.facts.model import Facts, FactStatus
 from cds_service.pathways import sins, spine_mri, spine_routing, spine_treatment
 from cds_service.pathways.common import DATA_MISSING, data_missing
-from cds_service.pathways.model import EvalContext, Finding, tri_and, tri_not
+from cds_service.pathways.model import EvalContext, Finding, Text, tr, tri_and, tri_not
 from cds_service.pathways.spine_picture import (
     has_spine_presentation,
     mescc,
@@ -59,15 +59,18 @@ RULES: tuple[str, ...] = (
     DATA_MISSING,
 )
 
+# What ``evaluate_orders`` can emit on the order hooks (catalog §3b, §3c).
+ORDER_RULES: tuple[str, ...] = (spine_mri.RULE, spine_treatment.DEXAMETHASONE)
+
 
 class _Missing:
     """Collects the facts that left a branch undecided, with the step that needed them."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.trace: list[str] = []
+        self.trace: list[Text] = []
 
-    def add(self, names: tuple[str, ...] | list[str], step: str) -> None:
+    def add(self, names: tuple[str, ...] | list[str], step: Text) -> None:
         if names:
             self.names += [n for n in names if n not in self.names]
             if step not in self.trace:
@@ -95,8 +98,11 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     status = spinal_status(facts)
     if status is None:
         if has_spine_presentation(facts):
-            return [data_missing(["spinal_metastases"], "Spine complaints are recorded, but whether spinal "
-                                 "metastases are established or suspected is unknown")]
+            return [data_missing(["spinal_metastases"],
+                                 tr("Er zijn klachten van de wervelkolom vastgelegd, maar of er wervelmetastasen "
+                                    "zijn vastgesteld of vermoed, is onbekend",
+                                    "Spine complaints are recorded, but whether spinal "
+                                    "metastases are established or suspected is unknown"))]
         return []
     if status == "none":
         return []
@@ -132,7 +138,8 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     if mri_card is not None:
         findings.append(mri_card)
         missing.add([n for n in mri.missing if n != "adequate_spine_imaging"],
-                     "M: the onset of a complaint selects the MRI row")
+                     tr("M: het moment van ontstaan van een klacht bepaalt de MRI-rij",
+                        "M: the onset of a complaint selects the MRI row"))
 
     # 3c: corticosteroids and biopsy (suspected or established)
     dexa = spine_treatment.dexamethasone(facts, sym, compression)
@@ -141,7 +148,8 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     biopsy, biopsy_missing = spine_treatment.biopsy(facts, compression, ctx)
     if biopsy is not None:
         findings.append(biopsy)
-    missing.add(biopsy_missing, "B1: whether the primary tumour is known decides biopsy and corticosteroids")
+    missing.add(biopsy_missing, tr("B1: of de primaire tumor bekend is, bepaalt biopt en corticosteroïden",
+                                   "B1: whether the primary tumour is known decides biopsy and corticosteroids"))
 
     if not confirmed:
         return findings + missing.finding()
@@ -158,8 +166,11 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         if not sym.symptomatic and flag.present is False:
             risk = facts.value("sre_risk")
             if risk is None:
-                missing.add(["sre_risk"], "A5: asymptomatic — whether there is a risk of a skeletal-related event "
-                            "decides between radiation oncologist and monitoring")
+                missing.add(["sre_risk"], tr("A5: asymptomatisch — of er een risico op een skeletgerelateerde "
+                                             "complicatie (SRE) is, bepaalt de keuze tussen radiotherapeut en "
+                                             "monitoring",
+                                             "A5: asymptomatic — whether there is a risk of a skeletal-related event "
+                                             "decides between radiation oncologist and monitoring"))
             elif risk or state.possible is False:  # "no local treatment needed" only when A3 answered no
                 findings.append(spine_routing.asymptomatic_finding(facts, sym, flag, state, wish))
     findings.append(spine_routing.team_finding(sym))
@@ -167,14 +178,15 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     # 3d: treatment choice
     quiet = tri_and(tri_not(flag.present), tri_not(state.possible), tri_not(facts.value("sre_risk")))
     decision = spine_treatment.decide(facts, sym, surv, quiet)
-    missing.add(decision.missing, decision.trace[-1] if decision.trace else "D: treatment choice")
+    missing.add(decision.missing, decision.trace[-1] if decision.trace else tr("D: keuze behandeling",
+                                                                               "D: treatment choice"))
     if decision.no_local is not None:
         findings.append(spine_treatment.no_local_finding(decision, sym, extra_used=flag.used + state.used))
     if routing_open and decision.local is not False:
         operation = spine_treatment.surgery(facts, sym, surv, score, wish)
         if operation.finding is not None:
             findings.append(operation.finding)
-        missing.add(operation.missing, "D5: surgery criteria")
+        missing.add(operation.missing, tr("D5: criteria voor chirurgie", "D5: surgery criteria"))
     if decision.rt:
         findings.append(spine_treatment.rt_schedule(facts, sym, surv, wish))
 
@@ -183,7 +195,9 @@ def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
         tl = spine_treatment.timeline(facts, sym, compression, ctx, wish)
         if tl.finding is not None:
             findings.append(tl.finding)
-        missing.add(tl.missing, "L: the MESCC status and its onset select the maximum time to therapy")
+        missing.add(tl.missing, tr("L: de MESCC-status en het moment van ontstaan bepalen de maximale tijd tot inzet "
+                                   "van therapie",
+                                   "L: the MESCC status and its onset select the maximum time to therapy"))
 
     return findings + missing.finding()
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.model import ActionSpec, DraftOrder, EvalContext, Finding, SuggestionSpec
+from cds_service.pathways.model import ActionSpec, DraftOrder, EvalContext, Finding, SuggestionSpec, Text, text_in, tr
 from cds_service.pathways.spine_picture import Timing, aware, local_day, timing
 
 RULE = "SM-MRI-URGENCY"
@@ -39,26 +39,34 @@ class MriRow:
     priority: str | None  # the FHIR request priority that meets the window
     corticosteroids: bool  # "decide on corticosteroids before imaging"
     label: str  # suggestion label key in cards/spine.yaml
-    text: str  # for the trace
+    text: Text  # for the trace (nl + en)
 
 
 ROWS = {
     row.key: row
     for row in (
         MriRow("cord-compression", timedelta(hours=12), "stat", True, "mri-12h",
-               "clinical cord/cauda compression → MRI within 12 h, decide on corticosteroids first"),
+               tr("kliniek van myelum-/caudacompressie → MRI binnen 12 uur, bepaal eerst de indicatie voor "
+                  "corticosteroïden",
+                  "clinical cord/cauda compression → MRI within 12 h, decide on corticosteroids first")),
         MriRow("lhermitte-bilateral-pain", timedelta(hours=12), "stat", False, "mri-12h",
-               "Lhermitte sign / bilateral radicular pain → MRI within 12 h"),
+               tr("symptoom van Lhermitte / bilaterale radiculaire pijn → MRI binnen 12 uur",
+                  "Lhermitte sign / bilateral radicular pain → MRI within 12 h")),
         MriRow("unilateral-deficit-recent", timedelta(hours=24), "asap", True, "mri-24h",
-               "unilateral radicular deficit, onset ≤ 7 days → MRI within 24 h, decide on corticosteroids first"),
+               tr("unilaterale radiculaire uitval, ontstaan ≤ 7 dagen geleden → MRI binnen 24 uur, bepaal eerst de "
+                  "indicatie voor corticosteroïden",
+                  "unilateral radicular deficit, onset ≤ 7 days → MRI within 24 h, decide on corticosteroids first")),
         MriRow("unilateral-deficit-late", timedelta(hours=48), "urgent", True, "mri-48h",
-               "unilateral radicular deficit, onset > 7 days → MRI within 48 h, decide on corticosteroids first"),
+               tr("unilaterale radiculaire uitval, ontstaan > 7 dagen geleden → MRI binnen 48 uur, bepaal eerst de "
+                  "indicatie voor corticosteroïden",
+                  "unilateral radicular deficit, onset > 7 days → MRI within 48 h, decide on corticosteroids first")),
         MriRow("unilateral-pain", timedelta(days=7), "routine", False, "mri-1w",
-               "unilateral radicular pain → MRI within 1 week"),
+               tr("unilaterale radiculaire pijn → MRI binnen 1 week", "unilateral radicular pain → MRI within 1 week")),
         MriRow("local-back-pain", timedelta(days=14), "routine", False, "mri-2w",
-               "local back pain only → MRI within 2 weeks"),
+               tr("alleen lokale rugpijn → MRI binnen 2 weken", "local back pain only → MRI within 2 weeks")),
         MriRow("complete-lesion-late", None, None, False, "",
-               "complete transverse lesion present > 48 h → no urgent imaging; decide in the MDO"),
+               tr("complete dwarslaesie > 48 uur aanwezig → geen spoedbeeldvorming; besluit in het MDO",
+                  "complete transverse lesion present > 48 h → no urgent imaging; decide in the MDO")),
     )
 }
 
@@ -73,7 +81,7 @@ class Match:
     row: MriRow
     fact: str
     timing: Timing
-    trace: str
+    trace: Text
     missing: tuple[str, ...] = ()  # e.g. the onset that would have selected a slower row
 
     def deadline(self, now: datetime) -> datetime | None:
@@ -82,8 +90,10 @@ class Match:
         return (self.timing.start or now) + self.row.window
 
 
-def _hours(delta: timedelta) -> str:
+def _hours(delta: timedelta, language: str = "en") -> str:
     hours = delta.total_seconds() / 3600
+    if language == "nl":
+        return f"{hours:.0f} uur" if hours < 72 else f"{hours / 24:.1f} dagen".replace(".", ",")
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
 
 
@@ -94,54 +104,69 @@ def matches(facts: Facts, now: datetime) -> list[Match]:
     if lesion == "incomplete":
         t = timing(facts["transverse_lesion"])
         found.append(Match(ROWS["cord-compression"], "transverse_lesion", t,
-                           "M1: incomplete transverse lesion → clinical cord/cauda compression"))
+                           tr("M1: incomplete dwarslaesie → kliniek van myelum-/caudacompressie",
+                              "M1: incomplete transverse lesion → clinical cord/cauda compression")))
     elif lesion == "complete":
         t = timing(facts["transverse_lesion"])
         age = t.age(now)
         if age is None:
             found.append(Match(ROWS["cord-compression"], "transverse_lesion", t,
-                               "M1: complete transverse lesion, onset unknown → the < 48 h row (the more urgent) "
-                               "is used", missing=("transverse_lesion_onset",)))
+                               tr("M1: complete dwarslaesie, moment van ontstaan onbekend → de rij < 48 uur (de meest "
+                                  "urgente) wordt gebruikt",
+                                  "M1: complete transverse lesion, onset unknown → the < 48 h row (the more urgent) "
+                                  "is used"), missing=("transverse_lesion_onset",)))
         elif age > COMPLETE_LESION_LIMIT:
             found.append(Match(ROWS["complete-lesion-late"], "transverse_lesion", t,
-                               f"M1: complete transverse lesion present {_hours(age)} (> 48 h)"))
+                               tr(f"M1: complete dwarslaesie {_hours(age, 'nl')} aanwezig (> 48 uur)",
+                                  f"M1: complete transverse lesion present {_hours(age)} (> 48 h)")))
         else:
             found.append(Match(ROWS["cord-compression"], "transverse_lesion", t,
-                               f"M1: complete transverse lesion present {_hours(age)} (< 48 h)"))
+                               tr(f"M1: complete dwarslaesie {_hours(age, 'nl')} aanwezig (< 48 uur)",
+                                  f"M1: complete transverse lesion present {_hours(age)} (< 48 h)")))
     if facts.value("radicular_deficit") == "bilateral":
         found.append(Match(ROWS["cord-compression"], "radicular_deficit", timing(facts["radicular_deficit"]),
-                           "M3: bilateral radicular deficit → clinical cord/cauda compression"))
+                           tr("M3: bilaterale radiculaire uitval → kliniek van myelum-/caudacompressie",
+                              "M3: bilateral radicular deficit → clinical cord/cauda compression")))
     if facts.value("mescc") == "clinical":
         found.append(Match(ROWS["cord-compression"], "mescc", timing(facts["mescc"]),
-                           "M1: clinical MESCC recorded → clinical cord/cauda compression"))
+                           tr("M1: klinische MESCC vastgelegd → kliniek van myelum-/caudacompressie",
+                              "M1: clinical MESCC recorded → clinical cord/cauda compression")))
     if facts.value("lhermitte_sign") is True:
         found.append(Match(ROWS["lhermitte-bilateral-pain"], "lhermitte_sign", timing(facts["lhermitte_sign"]),
-                           "M2: Lhermitte sign"))
+                           tr("M2: symptoom van Lhermitte", "M2: Lhermitte sign")))
     if facts.value("radicular_deficit") == "unilateral":
         t = timing(facts["radicular_deficit"])
         age = t.age(now)
         if age is None:
             found.append(Match(ROWS["unilateral-deficit-recent"], "radicular_deficit", t,
-                               "M3: unilateral radicular deficit, onset unknown → the ≤ 7 days row (the more "
-                               "urgent) is used", missing=("radicular_deficit_onset",)))
+                               tr("M3: unilaterale radiculaire uitval, moment van ontstaan onbekend → de rij ≤ 7 dagen "
+                                  "(de meest urgente) wordt gebruikt",
+                                  "M3: unilateral radicular deficit, onset unknown → the ≤ 7 days row (the more "
+                                  "urgent) is used"), missing=("radicular_deficit_onset",)))
         elif age > RECENT_DEFICIT_LIMIT:
             found.append(Match(ROWS["unilateral-deficit-late"], "radicular_deficit", t,
-                               f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
-                               "(> 7 days)"))
+                               tr(f"M3: unilaterale radiculaire uitval, progressieve klachten gedurende "
+                                  f"{_hours(age, 'nl')} (> 7 dagen)",
+                                  f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
+                                  "(> 7 days)")))
         else:
             found.append(Match(ROWS["unilateral-deficit-recent"], "radicular_deficit", t,
-                               f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
-                               "(≤ 7 days)"))
+                               tr(f"M3: unilaterale radiculaire uitval, progressieve klachten gedurende "
+                                  f"{_hours(age, 'nl')} (≤ 7 dagen)",
+                                  f"M3: unilateral radicular deficit, progressive complaints for {_hours(age)} "
+                                  "(≤ 7 days)")))
     pain = facts.value("radicular_pain")
     if pain == "bilateral":
         found.append(Match(ROWS["lhermitte-bilateral-pain"], "radicular_pain", timing(facts["radicular_pain"]),
-                           "M4: bilateral radicular pain"))
+                           tr("M4: bilaterale radiculaire pijn", "M4: bilateral radicular pain")))
     elif pain == "unilateral":
         found.append(Match(ROWS["unilateral-pain"], "radicular_pain", timing(facts["radicular_pain"]),
-                           "M4: unilateral radicular pain"))
-    for name, label in (("local_back_pain", "local back pain"), ("mechanical_pain", "pain on loading")):
+                           tr("M4: unilaterale radiculaire pijn", "M4: unilateral radicular pain")))
+    for name, label_nl, label in (("local_back_pain", "lokale rugpijn", "local back pain"),
+                                  ("mechanical_pain", "pijn bij belasten", "pain on loading")):
         if facts.value(name) is True:
-            found.append(Match(ROWS["local-back-pain"], name, timing(facts[name]), f"M5: {label}"))
+            found.append(Match(ROWS["local-back-pain"], name, timing(facts[name]),
+                               tr(f"M5: {label_nl}", f"M5: {label}")))
     return found
 
 
@@ -178,7 +203,7 @@ class MriPlan:
     corticosteroids: bool
     imaging: bool | None  # True: adequate imaging covers every complaint
     missing: tuple[str, ...]
-    trace: tuple[str, ...]
+    trace: tuple[Text, ...]
 
     @property
     def row(self) -> MriRow | None:
@@ -205,19 +230,23 @@ class MriPlan:
 
 def plan(facts: Facts, now: datetime) -> MriPlan:
     ms = matches(facts, now)
-    trace = [m.trace for m in ms]
+    trace: list[Text] = [m.trace for m in ms]
     if not ms:
         return MriPlan((), None, None, False, None, (), ())
     late = next((m for m in ms if m.row.window is None), None)
     if late is not None:
-        trace.append("M1: the transverse-lesion node decides: no urgent imaging")
+        trace.append(tr("M1: de knoop dwarslaesie beslist: geen spoedbeeldvorming",
+                        "M1: the transverse-lesion node decides: no urgent imaging"))
         return MriPlan(tuple(ms), late, None, False, None, (), tuple(trace))
     coverage = [(m, covered(facts, m)) for m in ms]
     open_ = [m for m, c in coverage if c is not True]
     img = imaging_date(facts)
     if not open_:
-        trace.append(f"M6: spine imaging of {local_day(img) if img else '?'} was made on or after the day every "
-                     "complaint began → MRI not necessary")
+        day = local_day(img) if img else "?"
+        trace.append(tr(f"M6: de beeldvorming van de wervelkolom van {day} is gemaakt op of na de dag waarop elke "
+                        "klacht begon → MRI niet noodzakelijk",
+                        f"M6: spine imaging of {day} was made on or after the day every "
+                        "complaint began → MRI not necessary"))
         deciding = min(ms, key=lambda m: (m.deadline(now), not m.row.corticosteroids))
         return MriPlan(tuple(ms), deciding, None, False, True, (), tuple(trace))
     deciding = min(open_, key=lambda m: (m.deadline(now), not m.row.corticosteroids))
@@ -225,19 +254,29 @@ def plan(facts: Facts, now: datetime) -> MriPlan:
     missing = [name for m in open_ for name in m.missing]
     if unknown:
         missing.append("adequate_spine_imaging")
-        trace.append("M6: whether adequate spine imaging exists since the complaints began is unknown → MRI advised")
+        trace.append(tr("M6: onbekend of er sinds het begin van de klachten adequate beeldvorming van de wervelkolom "
+                        "is → MRI geadviseerd",
+                        "M6: whether adequate spine imaging exists since the complaints began is unknown → MRI "
+                        "advised"))
     else:
-        trace.append("M6: no spine imaging since the complaints began" if img is None else
-                     f"M6: the latest spine imaging ({local_day(img)}) predates the complaints")
+        trace.append(tr("M6: geen beeldvorming van de wervelkolom sinds het begin van de klachten",
+                        "M6: no spine imaging since the complaints began") if img is None else
+                     tr(f"M6: de laatste beeldvorming van de wervelkolom ({local_day(img)}) is van vóór de klachten",
+                        f"M6: the latest spine imaging ({local_day(img)}) predates the complaints"))
     start = deciding.timing.start
     if start is None:
         missing.append("spinal_presentation_time")
     deadline = deciding.deadline(now)
     t = deciding.timing
-    origin = ("the moment the suspicion was recorded" if t.recorded is not None and t.recorded != t.onset else
-              "symptom onset (no separate recorded time)" if t.onset is not None else
-              "the date of the record" if t.fallback is not None else "now (no time recorded)")
-    trace.append(f"M7: {deciding.row.text}; the window runs from {origin}")
+    origin = (tr("het moment waarop de verdenking is vastgelegd", "the moment the suspicion was recorded")
+              if t.recorded is not None and t.recorded != t.onset else
+              tr("het ontstaan van de klachten (geen apart vastgelegd tijdstip)",
+                 "symptom onset (no separate recorded time)") if t.onset is not None else
+              tr("de datum van de registratie", "the date of the record") if t.fallback is not None else
+              tr("nu (geen tijdstip vastgelegd)", "now (no time recorded)"))
+    row_text = deciding.row.text
+    trace.append(tr(f"M7: {text_in(row_text, 'nl')}; de termijn loopt vanaf {origin.get('nl')}",
+                    f"M7: {text_in(row_text, 'en')}; the window runs from {origin.get('en')}"))
     return MriPlan(
         matches=tuple(ms),
         deciding=deciding,
@@ -318,9 +357,15 @@ def order_finding(p: MriPlan, draft: DraftOrder, ctx: EvalContext) -> Finding | 
     current = draft.priority or "routine"
     priority = required if PRIORITY_RANK[required] >= PRIORITY_RANK.get(current, 0) else current
     passed = p.deadline <= ctx.now
-    trace = (*p.trace, f"O1: draft {draft.display or draft.id}: priority {draft.priority or 'none'}"
-             + (f", occurrence by {draft.deadline.isoformat()}" if draft.deadline else ", no occurrence date")
-             + f" — slower than required ({required}, by {p.deadline.isoformat()})")
+    name = draft.display or draft.id
+    trace = (*p.trace, tr(f"O1: concept-order {name}: prioriteit {draft.priority or 'geen'}"
+                          + (f", uitvoeren vóór {draft.deadline.isoformat()}" if draft.deadline else
+                             ", geen uitvoerdatum")
+                          + f" — trager dan vereist ({required}, vóór {p.deadline.isoformat()})",
+                          f"O1: draft {name}: priority {draft.priority or 'none'}"
+                          + (f", occurrence by {draft.deadline.isoformat()}" if draft.deadline else
+                             ", no occurrence date")
+                          + f" — slower than required ({required}, by {p.deadline.isoformat()})"))
     return Finding(
         rule_id=RULE,
         facts_used=p.used,

@@ -71,9 +71,25 @@ FACT_WORDS = {
 }
 
 
-def words(names: tuple[str, ...] | list[str]) -> str:
-    """Fact names as clinical words for a trace line: ``transverse lesion, clinical MESCC``."""
-    return ", ".join(FACT_WORDS.get(n, n.replace("_", " ")) for n in names)
+FACT_WORDS_NL = {
+    "neurological_deficit": "neurologische uitval",
+    "bladder_bowel_dysfunction": "blaas-/darmfunctiestoornis",
+    "transverse_lesion": "dwarslaesie",
+    "radicular_deficit": "radiculaire uitval",
+    "radicular_pain": "radiculaire pijn",
+    "lhermitte_sign": "symptoom van Lhermitte",
+    "local_back_pain": "lokale rugpijn",
+    "mechanical_pain": "pijn bij belasten",
+    "pain_severity": "pijn",
+    "mescc": "MESCC",
+    "sins_total": "SINS",
+}
+
+
+def words(names: tuple[str, ...] | list[str], language: str = "en") -> str:
+    """Fact names as clinical words for a trace line: ``transverse lesion, clinical MESCC`` (nl: ``dwarslaesie …``)."""
+    table = FACT_WORDS_NL if language == "nl" else FACT_WORDS
+    return ", ".join(table.get(n, FACT_WORDS.get(n, n.replace("_", " "))) for n in names)
 
 
 # Facts whose presence suggests a spinal problem even when spinal metastases are not recorded.

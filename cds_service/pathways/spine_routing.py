@@ -27,7 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec
+from cds_service.pathways.common import value_nl
+from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, Text, tr
 from cds_service.pathways.sins import SinsScore
 from cds_service.pathways.spine_picture import TWO_WEEKS, Mescc, Survival, Symptoms, Wish, words
 
@@ -56,29 +57,32 @@ def _refer(label: str, kind: str, **params: object) -> SuggestionSpec:
 class RedFlag:
     present: bool | None
     deficit: bool
-    trace: tuple[str, ...]
+    trace: tuple[Text, ...]
     used: tuple[str, ...]
     missing: tuple[str, ...]
 
 
 def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -> RedFlag:
     """The 004 red-flag box: any flag present → True; none present but one unknown → None."""
-    trace: list[str] = []
+    trace: list[Text] = []
     used: list[str] = []
     if sym.deficit:
-        trace.append(f"R1: new neurological deficit recorded ({words(sym.deficit_facts)})")
+        trace.append(tr(f"R1: nieuwe neurologische uitval vastgelegd ({words(sym.deficit_facts, 'nl')})",
+                        f"R1: new neurological deficit recorded ({words(sym.deficit_facts)})"))
         used += sym.deficit_facts
     grade = facts.value("escc_grade")
     if compression.present:
-        trace.append(f"R2: cord/cauda compression: MESCC {compression.status}"
-                     + (f" (Bilsky {grade})" if grade is not None else ""))
+        bilsky = f" (Bilsky {grade})" if grade is not None else ""
+        trace.append(tr(f"R2: myelum-/caudacompressie: MESCC {value_nl(compression.status)}{bilsky}",
+                        f"R2: cord/cauda compression: MESCC {compression.status}{bilsky}"))
         used += compression.used
     elif grade in ("2", "3"):  # a recorded MESCC "none" contradicting a high Bilsky grade: the grade is a flag
-        trace.append(f"R2: Bilsky grade {grade} (high-grade epidural compression)")
+        trace.append(tr(f"R2: Bilsky-graad {grade} (hooggradige epidurale compressie)",
+                        f"R2: Bilsky grade {grade} (high-grade epidural compression)"))
         used.append("escc_grade")
     over_12 = sins.gt(12)
     if over_12:
-        trace.append(f"R3: SINS {sins.total if sins.known else f'≥ {sins.low}'} > 12")
+        trace.append(f"R3: SINS {sins.total if sins.known else f'≥ {sins.low}'} > 12")  # the same in nl and en
         used += sins.used
     if trace:
         return RedFlag(True, sym.deficit, tuple(trace), tuple(dict.fromkeys(used)), ())
@@ -89,17 +93,24 @@ def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -
         missing.append("sins_total")
     used += compression.used + sins.used
     if missing:
-        return RedFlag(None, False, (f"R: no red flag recorded, but {words(missing).replace(', ', ' and ')} "
-                                     "unknown — a red flag (MESCC, SINS > 12) cannot be excluded",),
+        unknown_nl = words(missing, "nl").replace(", ", " en ")
+        return RedFlag(None, False, (tr(f"R: geen rode vlag vastgelegd, maar {unknown_nl} "
+                                        "onbekend — een rode vlag (MESCC, SINS > 12) is niet uit te sluiten",
+                                        f"R: no red flag recorded, but {words(missing).replace(', ', ' and ')} "
+                                        "unknown — a red flag (MESCC, SINS > 12) cannot be excluded"),),
                        tuple(used), tuple(missing))
-    return RedFlag(False, False, ("R: no red flag (no deficit, no cord/cauda compression, SINS ≤ 12)",),
+    return RedFlag(False, False, (tr("R: geen rode vlag (geen uitval, geen myelum-/caudacompressie, SINS ≤ 12)",
+                                     "R: no red flag (no deficit, no cord/cauda compression, SINS ≤ 12)"),),
                    tuple(dict.fromkeys(used)), ())
 
 
 def red_flag_finding(flag: RedFlag, sym: Symptoms) -> Finding:
     immediately = flag.deficit
-    step = ("R4: neurological deficit (incl. radicular) → consult the executing centre immediately"
-            if immediately else "R4: no neurological deficit → consult the executing centre as soon as possible")
+    step = (tr("R4: neurologische uitval (inclusief radiculaire uitval) → overleg direct met het uitvoerend centrum",
+               "R4: neurological deficit (incl. radicular) → consult the executing centre immediately")
+            if immediately else
+            tr("R4: geen neurologische uitval → overleg zo snel mogelijk met het uitvoerend centrum",
+               "R4: no neurological deficit → consult the executing centre as soon as possible"))
     return Finding(
         rule_id=RED_FLAG,
         facts_used=flag.used,
@@ -120,7 +131,7 @@ class ShortLife:
     applies: bool | None
     finding: Finding | None
     missing: tuple[str, ...] = ()
-    trace: tuple[str, ...] = ()
+    trace: tuple[Text, ...] = ()
 
 
 def short_life(wish: Wish, surv: Survival) -> ShortLife:
@@ -128,8 +139,10 @@ def short_life(wish: Wish, surv: Survival) -> ShortLife:
         return ShortLife(True, Finding(
             rule_id=SHORT_LIFE,
             facts_used=("treatment_wish",),
-            trace=("A1: no treatment wish recorded → refer to / consult the radiation oncologist; "
-                   "the further routing does not apply",),
+            trace=(tr("A1: geen behandelwens (vastgelegd) → verwijs naar of overleg met de radiotherapeut; "
+                      "de verdere verwijsroute is niet van toepassing",
+                      "A1: no treatment wish recorded → refer to / consult the radiation oncologist; "
+                      "the further routing does not apply"),),
             variant="no-wish",
             notes=("reading-short-life",),
             suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
@@ -139,17 +152,24 @@ def short_life(wish: Wish, surv: Survival) -> ShortLife:
         return ShortLife(True, Finding(
             rule_id=SHORT_LIFE,
             facts_used=("expected_survival_months", "treatment_wish"),
-            trace=("A1: life expectancy ≤ 2 weeks → refer to / consult the radiation oncologist (symptom relief); "
-                   "the further routing does not apply",),
+            trace=(tr("A1: levensverwachting ≤ 2 weken → verwijs naar of overleg met de radiotherapeut "
+                      "(symptoombestrijding); de verdere verwijsroute is niet van toepassing",
+                      "A1: life expectancy ≤ 2 weeks → refer to / consult the radiation oncologist (symptom relief); "
+                      "the further routing does not apply"),),
             notes=("reading-short-life", *_wish_notes(wish)),
             suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
         ))
     if very_short is None:
         return ShortLife(None, None, ("expected_survival_months",),
-                         ("A1: life expectancy unknown — whether it is ≤ 2 weeks decides the routing "
-                          "(radiation oncologist first, or the further routing)",))
-    return ShortLife(False, None, (), ("A1: life expectancy > 2 weeks and treatment wish "
-                                       + ("assumed" if wish.assumed else "recorded") + " → further routing",))
+                         (tr("A1: levensverwachting onbekend — of deze ≤ 2 weken is, bepaalt de verwijsroute "
+                             "(eerst de radiotherapeut, of de verdere verwijsroute)",
+                             "A1: life expectancy unknown — whether it is ≤ 2 weeks decides the routing "
+                             "(radiation oncologist first, or the further routing)"),))
+    return ShortLife(False, None, (), (tr("A1: levensverwachting > 2 weken en behandelwens "
+                                          + ("aangenomen" if wish.assumed else "vastgelegd")
+                                          + " → verdere verwijsroute",
+                                          "A1: life expectancy > 2 weeks and treatment wish "
+                                          + ("assumed" if wish.assumed else "recorded") + " → further routing"),))
 
 
 # -- A3: possible instability → spine surgeon -----------------------------------------
@@ -158,34 +178,41 @@ def short_life(wish: Wish, surv: Survival) -> ShortLife:
 @dataclass(frozen=True)
 class Instability:
     possible: bool | None
-    trace: tuple[str, ...]
+    trace: tuple[Text, ...]
     used: tuple[str, ...]
     missing: tuple[str, ...]
     by_sins: bool = False
 
 
 def instability(facts: Facts, sym: Symptoms, sins: SinsScore) -> Instability:
-    trace: list[str] = []
+    trace: list[Text] = []
     used: list[str] = []
     if sym.mechanical_pain:
-        trace.append("A3: pain on loading (mechanical pain) → possible instability")
+        trace.append(tr("A3: pijn bij belasten (mechanische pijn) → mogelijke instabiliteit",
+                        "A3: pain on loading (mechanical pain) → possible instability"))
         used.append("mechanical_pain")
     if facts.value("spinal_instability") is True:
-        trace.append("A3: spinal instability recorded")
+        trace.append(tr("A3: instabiliteit van de wervelkolom vastgelegd", "A3: spinal instability recorded"))
         used.append("spinal_instability")
     seven = sins.ge(7)
     if seven:
         label = sins.total if sins.known else f"≥ {sins.low}"
-        trace.append(f"A3: SINS {label} ≥ 7 ({'unstable' if sins.ge(13) else 'potentially unstable'}); "
-                     "002 local protocol: SINS ≥ 7 always a spine-surgeon consult")
+        unstable = bool(sins.ge(13))
+        trace.append(tr(f"A3: SINS {label} ≥ 7 ({'instabiel' if unstable else 'potentieel instabiel'}); "
+                        "lokaal protocol (002): bij SINS ≥ 7 altijd een consult wervelkolomchirurg",
+                        f"A3: SINS {label} ≥ 7 ({'unstable' if unstable else 'potentially unstable'}); "
+                        "002 local protocol: SINS ≥ 7 always a spine-surgeon consult"))
         used += sins.used
     if trace:
         return Instability(True, tuple(trace), tuple(dict.fromkeys(used)), (), by_sins=bool(seven))
     if seven is None:
-        return Instability(None, ("A3: no pain on loading or instability recorded; SINS unknown — "
-                                  "SINS ≥ 7 would call for a spine surgeon",),
+        return Instability(None, (tr("A3: geen pijn bij belasten of instabiliteit vastgelegd; SINS onbekend — "
+                                     "bij SINS ≥ 7 is een wervelkolomchirurg aangewezen",
+                                     "A3: no pain on loading or instability recorded; SINS unknown — "
+                                     "SINS ≥ 7 would call for a spine surgeon"),),
                            ("mechanical_pain", "spinal_instability"), ("sins_total",))
-    return Instability(False, (f"A3: no pain on loading, no instability recorded, SINS {sins.total} < 7",),
+    return Instability(False, (tr(f"A3: geen pijn bij belasten, geen instabiliteit vastgelegd, SINS {sins.total} < 7",
+                                  f"A3: no pain on loading, no instability recorded, SINS {sins.total} < 7"),),
                        ("mechanical_pain", "spinal_instability", *sins.used), ())
 
 
@@ -193,7 +220,8 @@ def spine_surgeon_finding(state: Instability, sins: SinsScore, wish: Wish) -> Fi
     return Finding(
         rule_id=SPINE_SURGEON,
         facts_used=state.used,
-        trace=(*state.trace, "A3: → refer to / consult a spine surgeon"),
+        trace=(*state.trace, tr("A3: → verwijs naar of overleg met een wervelkolomchirurg",
+                                "A3: → refer to / consult a spine surgeon")),
         notes=(*(("sins-local-protocol",) if state.by_sins else ()), "reading-stability", *_wish_notes(wish)),
         params={"sins": sins.total if sins.known else None},
         suggestions=(_refer("refer-spine-surgeon", "referral-spine-surgeon"),),
@@ -207,8 +235,11 @@ def pain_finding(sym: Symptoms, flag: RedFlag, wish: Wish) -> Finding:
     return Finding(
         rule_id=PAIN,
         facts_used=(*sym.pain_facts, *flag.used),
-        trace=(*flag.trace, f"A4: pain from the spinal metastases ({words(sym.pain_facts)}) and no red flag "
-               "→ radiation oncologist and/or pain specialist and/or oncology and/or interventional radiologist"),
+        trace=(*flag.trace, tr(f"A4: pijn door de wervelmetastasen ({words(sym.pain_facts, 'nl')}) en geen rode vlag "
+                               "→ radiotherapeut en/of pijnspecialist en/of oncologie en/of interventieradioloog",
+                               f"A4: pain from the spinal metastases ({words(sym.pain_facts)}) and no red flag "
+                               "→ radiation oncologist and/or pain specialist and/or oncology and/or interventional "
+                               "radiologist")),
         notes=_wish_notes(wish),
         suggestions=(
             _refer("refer-radiation-oncologist", "referral-radiation-oncology"),
@@ -228,13 +259,16 @@ def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, state: Inst
     A3 found no possible instability; the caller checks that."""
     risk = facts.value("sre_risk") is True
     notes = ("no-symptoms-recorded",) if sym.assumed else ()
+    step_nl = "A5: asymptomatisch" + (" (geen symptomen vastgelegd)" if sym.assumed else "")
     step = "A5: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
     if risk:
         return Finding(
             rule_id=ASYMPTOMATIC_SRE,
             facts_used=("sre_risk", *flag.used),
-            trace=(*flag.trace, step + ", risk of a skeletal-related event → refer to / consult the radiation "
-                   "oncologist"),
+            trace=(*flag.trace, tr(step_nl + ", risico op een skeletgerelateerde complicatie (SRE) → verwijs naar of "
+                                   "overleg met de radiotherapeut",
+                                   step + ", risk of a skeletal-related event → refer to / consult the radiation "
+                                   "oncologist")),
             variant="risk",
             notes=(*notes, *_wish_notes(wish)),
             suggestions=(_refer("refer-radiation-oncologist", "referral-radiation-oncology"),),
@@ -243,7 +277,9 @@ def asymptomatic_finding(facts: Facts, sym: Symptoms, flag: RedFlag, state: Inst
         rule_id=ASYMPTOMATIC_SRE,
         facts_used=tuple(dict.fromkeys(("sre_risk", *flag.used, *state.used))),
         trace=(*flag.trace, *state.trace,
-               step + ", no SRE risk → no local treatment; monitoring by the organ specialist or GP"),
+               tr(step_nl + ", geen SRE-risico → geen lokale behandeling nodig; monitoring door de orgaanspecialist "
+                  "of huisarts",
+                  step + ", no SRE risk → no local treatment; monitoring by the organ specialist or GP")),
         variant="no-risk",
         notes=notes,
     )
@@ -256,7 +292,9 @@ def team_finding(sym: Symptoms) -> Finding:
     return Finding(
         rule_id=TEAM,
         facts_used=sym.deficit_facts,
-        trace=("T: a plan for spinal metastases is made in a team"
-               + (" — with a neurologist, as a neurological deficit is recorded" if sym.deficit else ""),),
+        trace=(tr("T: het behandelplan voor wervelmetastasen wordt in een team opgesteld"
+                  + (" — met een neuroloog, omdat neurologische uitval is vastgelegd" if sym.deficit else ""),
+                  "T: a plan for spinal metastases is made in a team"
+                  + (" — with a neurologist, as a neurological deficit is recorded" if sym.deficit else "")),),
         variant="with-neurologist" if sym.deficit else None,
     )

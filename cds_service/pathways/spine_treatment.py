@@ -26,7 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec, le, tri_and, tri_or
+from cds_service.pathways.common import primary_tumour_nl, value_nl
+from cds_service.pathways.model import (
+    ActionSpec,
+    EvalContext,
+    Finding,
+    SuggestionSpec,
+    Text,
+    le,
+    tr,
+    tri_and,
+    tri_or,
+)
 from cds_service.pathways.sins import SinsScore
 from cds_service.pathways.spine_picture import (
     Mescc,
@@ -75,15 +86,22 @@ def dexamethasone(facts: Facts, sym: Symptoms, compression: Mescc) -> Finding | 
     primary = facts.value("primary_tumour")
     missing = tuple(name for name, value in (("dexamethasone_active", active), ("primary_tumour", primary))
                     if value is None)
+    reason_nl = "klinische MESCC" if clinical else f"neurologische uitval ({words(sym.deficit_facts, 'nl')})"
     reason = "clinical MESCC" if clinical else f"neurological deficit ({words(sym.deficit_facts)})"
-    trace = [f"C1: {reason} from spinal metastases"
-             + (", no active dexamethasone" if active is False else ", dexamethasone use unknown")]
+    trace: list[Text] = [tr(f"C1: {reason_nl} door wervelmetastasen"
+                            + (", geen actieve dexamethason" if active is False else
+                               ", gebruik van dexamethason onbekend"),
+                            f"C1: {reason} from spinal metastases"
+                            + (", no active dexamethasone" if active is False else ", dexamethasone use unknown"))]
     unknown_primary = primary in ("unknown", None)
     if unknown_primary:
-        trace.append("C2: primary tumour " + ("unknown" if primary == "unknown" else "not recorded (uncertain)")
-                     + " → wait with corticosteroids until after the biopsy when the clinical state allows")
+        trace.append(tr("C2: primaire tumor " + ("onbekend" if primary == "unknown" else "niet vastgelegd (onzeker)")
+                        + " → wacht met corticosteroïden tot na het biopt, indien de kliniek het toelaat",
+                        "C2: primary tumour " + ("unknown" if primary == "unknown" else "not recorded (uncertain)")
+                        + " → wait with corticosteroids until after the biopsy when the clinical state allows"))
     else:
-        trace.append(f"C2: primary tumour known ({primary}) → start dexamethasone now")
+        trace.append(tr(f"C2: primaire tumor bekend ({primary_tumour_nl(primary)}) → start direct dexamethason",
+                        f"C2: primary tumour known ({primary}) → start dexamethasone now"))
     notes = ["scheme"]
     if active is None:
         notes.append("dexamethasone-unknown")
@@ -114,10 +132,12 @@ def biopsy(facts: Facts, compression: Mescc, ctx: EvalContext) -> tuple[Finding 
     if primary is None:
         return None, ("primary_tumour",)
     if primary == "unknown":
-        why = "B1: primary tumour unknown"
+        why = tr("B1: primaire tumor onbekend", "B1: primary tumour unknown")
         used = ["primary_tumour"]
     elif facts.value("spinal_imaging_equivocal") is True:
-        why = f"B1: known primary ({primary}) but imaging equivocal for spinal metastases"
+        why = tr(f"B1: bekende primaire tumor ({primary_tumour_nl(primary)}), maar beeldvorming niet eenduidig passend "
+                 "bij wervelmetastasen",
+                 f"B1: known primary ({primary}) but imaging equivocal for spinal metastases")
         used = ["primary_tumour", "spinal_imaging_equivocal"]
     else:
         return None, ()
@@ -128,17 +148,25 @@ def biopsy(facts: Facts, compression: Mescc, ctx: EvalContext) -> tuple[Finding 
     passed = deadline is not None and deadline <= ctx.now
     progressive = deficit_progressive(facts) is True
     used += ["transverse_lesion", "radicular_deficit", *compression.used, "spine_imaging_date"]
-    trace = [why,
-             ("B2: clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy of the most accessible site "
-              "within 1 day" if urgent else
-              "B2: no clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy within 1 week"),
-             ("B3: counted from the spine imaging" if imaged else "B3: no spine imaging date recorded: the window "
-              "starts after imaging")]
+    trace: list[Text] = [
+        why,
+        (tr("B2: kliniek van myelum-/caudacompressie → (PET-)CT thorax/abdomen en biopt van de meest toegankelijke "
+            "plek binnen 1 dag",
+            "B2: clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy of the most accessible site "
+            "within 1 day") if urgent else
+         tr("B2: geen kliniek van myelum-/caudacompressie → (PET-)CT thorax/abdomen en biopt binnen 1 week",
+            "B2: no clinical cord/cauda compression → (PET-)CT thorax/abdomen and biopsy within 1 week")),
+        (tr("B3: gerekend vanaf de beeldvorming van de wervelkolom", "B3: counted from the spine imaging")
+         if imaged else
+         tr("B3: geen datum van beeldvorming van de wervelkolom vastgelegd: de termijn start na de beeldvorming",
+            "B3: no spine imaging date recorded: the window starts after imaging")),
+    ]
     notes = []
     if urgent and progressive:
         notes.append("direct-surgery")
         used.append("deficit_progressive")
-        trace.append("B4: progressive deficit from compression → consider direct surgery")
+        trace.append(tr("B4: progressieve uitval door compressie → overweeg directe operatie",
+                        "B4: progressive deficit from compression → consider direct surgery"))
     notes += ["corticosteroids-wait", "ct-vertebrae"]
     variant = ("urgent" if urgent else "week") + ("" if deadline else "-nodate")
     return Finding(
@@ -168,7 +196,7 @@ class Decision:
     local: bool | None  # local treatment (RT and/or surgery) indicated; None = undecided
     rt: bool = False  # radiotherapy indicated (symptomatic, treated locally)
     no_local: str | None = None  # variant of SM-NO-LOCAL-TX
-    trace: tuple[str, ...] = ()
+    trace: tuple[Text, ...] = ()
     used: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
@@ -189,57 +217,85 @@ def decide(facts: Facts, sym: Symptoms, surv: Survival, quiet: bool | None) -> D
     """
     if not sym.symptomatic:
         expected = facts.value("neuro_deficit_expected_soon")
+        step_nl = "D1: asymptomatisch" + (" (geen symptomen vastgelegd)" if sym.assumed else "")
         step = "D1: asymptomatic" + (" (no symptoms recorded)" if sym.assumed else "")
         if expected is None:
-            return Decision(None, trace=(step + "; whether a neurological deficit is expected on short term is "
-                                         "unknown",), missing=("neuro_deficit_expected_soon",))
+            return Decision(None, trace=(tr(step_nl + "; onbekend of neurologische uitval op korte termijn te "
+                                            "verwachten is",
+                                            step + "; whether a neurological deficit is expected on short term is "
+                                            "unknown"),), missing=("neuro_deficit_expected_soon",))
         if expected:
-            return Decision(True, trace=(step + "; neurological deficit expected on short term → local treatment",),
+            return Decision(True, trace=(tr(step_nl + "; neurologische uitval op korte termijn te verwachten → lokale "
+                                            "behandeling",
+                                            step + "; neurological deficit expected on short term → local treatment"),),
                             used=("neuro_deficit_expected_soon",))
         if quiet is not True:
-            return Decision(None, trace=(step + "; no deficit expected, but a red flag, possible instability or SRE "
-                                         "risk is present or not excluded → no 'no local treatment'",),
+            return Decision(None, trace=(tr(step_nl + "; geen uitval te verwachten, maar een rode vlag, mogelijke "
+                                            "instabiliteit of SRE-risico is aanwezig of niet uitgesloten → geen advies "
+                                            "'geen lokale behandeling'",
+                                            step + "; no deficit expected, but a red flag, possible instability or SRE "
+                                            "risk is present or not excluded → no 'no local treatment'"),),
                             used=("neuro_deficit_expected_soon",))
         return Decision(False, no_local="asymptomatic",
                         used=("neuro_deficit_expected_soon", "sre_risk"),
-                        trace=(step + "; no red flag, no instability, no SRE risk, no neurological deficit expected "
-                               "on short term → no local treatment",))
-    trace = [f"D1: symptomatic ({words(sym.present_facts)})"]
+                        trace=(tr(step_nl + "; geen rode vlag, geen instabiliteit, geen SRE-risico, geen neurologische "
+                                  "uitval op korte termijn te verwachten → geen lokale behandeling",
+                                  step + "; no red flag, no instability, no SRE risk, no neurological deficit expected "
+                                  "on short term → no local treatment"),))
+    trace: list[Text] = [tr(f"D1: symptomatisch ({words(sym.present_facts, 'nl')})",
+                            f"D1: symptomatic ({words(sym.present_facts)})")]
     used = list(sym.present_facts)
     irreversible = irreversible_complete_lesion(facts)
     if irreversible is None:
-        return Decision(None, trace=(*trace, "D2: complete transverse lesion; whether it is irreversible is unknown"),
+        return Decision(None, trace=(*trace, tr("D2: complete dwarslaesie; onbekend of deze irreversibel is",
+                                                "D2: complete transverse lesion; whether it is irreversible is "
+                                                "unknown")),
                         used=tuple(used), missing=("transverse_lesion_irreversible",))
     if irreversible:
         used += ["transverse_lesion_irreversible", "pain_severity"]
         severity = facts.value("pain_severity")
         if severity is None:
-            return Decision(None, trace=(*trace, "D2: irreversible complete transverse lesion; pain severity unknown"),
+            return Decision(None, trace=(*trace, tr("D2: irreversibele complete dwarslaesie; ernst van de pijn "
+                                                    "onbekend",
+                                                    "D2: irreversible complete transverse lesion; pain severity "
+                                                    "unknown")),
                             used=tuple(used), missing=("pain_severity",))
         if severity != "severe":
             return Decision(False, no_local="irreversible-lesion", used=tuple(used),
-                            trace=(*trace, f"D2: irreversible complete transverse lesion, pain {severity} → "
-                                   "no local treatment"))
-        trace.append("D2: irreversible complete transverse lesion with severe pain → treat the pain")
+                            trace=(*trace, tr(f"D2: irreversibele complete dwarslaesie, pijn {value_nl(severity)} → "
+                                              "geen lokale behandeling",
+                                              f"D2: irreversible complete transverse lesion, pain {severity} → "
+                                              "no local treatment")))
+        trace.append(tr("D2: irreversibele complete dwarslaesie met hevige pijn → behandel de pijn",
+                        "D2: irreversible complete transverse lesion with severe pain → treat the pain"))
     used.append("expected_survival_months")
     short = surv.lt(3)
     if short is None:
-        return Decision(None, trace=(*trace, "D3: life expectancy unknown"), used=tuple(used),
-                        missing=("expected_survival_months",))
+        return Decision(None, trace=(*trace, tr("D3: levensverwachting onbekend", "D3: life expectancy unknown")),
+                        used=tuple(used), missing=("expected_survival_months",))
     if short:
         used.append("rt_response_expected")
         response = facts.value("rt_response_expected")
         if response is None:
-            return Decision(None, trace=(*trace, "D3: life expectancy < 3 months; chance of a response to RT unknown"),
+            return Decision(None, trace=(*trace, tr("D3: levensverwachting < 3 maanden; kans op respons op "
+                                                    "radiotherapie onbekend",
+                                                    "D3: life expectancy < 3 months; chance of a response to RT "
+                                                    "unknown")),
                             used=tuple(used), missing=("rt_response_expected",))
         if not response:
             return Decision(False, no_local="short-life-no-response", used=tuple(used),
-                            trace=(*trace, "D3: life expectancy < 3 months, no chance of a response to RT → "
-                                   "no local treatment"))
+                            trace=(*trace, tr("D3: levensverwachting < 3 maanden, geen kans op respons op "
+                                              "radiotherapie → geen lokale behandeling",
+                                              "D3: life expectancy < 3 months, no chance of a response to RT → "
+                                              "no local treatment")))
         return Decision(True, rt=True, used=tuple(used),
-                        trace=(*trace, "D3: life expectancy < 3 months, response to RT expected → radiotherapy"))
+                        trace=(*trace, tr("D3: levensverwachting < 3 maanden, respons op radiotherapie verwacht → "
+                                          "radiotherapie",
+                                          "D3: life expectancy < 3 months, response to RT expected → radiotherapy")))
     return Decision(True, rt=True, used=tuple(used),
-                    trace=(*trace, "D3: life expectancy ≥ 3 months → surgery criteria, otherwise radiotherapy"))
+                    trace=(*trace, tr("D3: levensverwachting ≥ 3 maanden → criteria voor chirurgie, anders "
+                                      "radiotherapie",
+                                      "D3: life expectancy ≥ 3 months → surgery criteria, otherwise radiotherapy")))
 
 
 def no_local_finding(decision: Decision, sym: Symptoms, extra_used: tuple[str, ...] = ()) -> Finding:
@@ -292,23 +348,32 @@ def surgery(facts: Facts, sym: Symptoms, surv: Survival, sins: SinsScore, wish: 
         return SurgeryState(None, tuple(missing))
     if not decided:
         return SurgeryState(None)
-    trace = ["D4: life expectancy > 3 months"]
+    trace: list[Text] = [tr("D4: levensverwachting > 3 maanden", "D4: life expectancy > 3 months")]
     used = ["expected_survival_months", "radiosensitive_tumour"]
     if compression_route:
-        trace.append("D5: progressive neurological deficit from compression, ≤ 3 contiguous vertebrae, surgery "
-                     "possible within 24 h, condition allows surgery")
+        trace.append(tr("D5: progressieve neurologische uitval door compressie, ≤ 3 aaneengesloten wervels, operatie "
+                        "mogelijk binnen 24 uur, conditie laat operatie toe",
+                        "D5: progressive neurological deficit from compression, ≤ 3 contiguous vertebrae, surgery "
+                        "possible within 24 h, condition allows surgery"))
         used += ["deficit_progressive", "compression_levels", "surgery_possible_24h", "condition_allows_surgery"]
     if unstable:
-        trace.append("D5: unstable spine (" + ("instability recorded" if recorded_unstable else
-                                                f"SINS {sins.total if sins.known else f'≥ {sins.low}'} ≥ 13") + ")")
+        score = f"SINS {sins.total if sins.known else f'≥ {sins.low}'} ≥ 13"
+        trace.append(tr("D5: instabiele wervelkolom ("
+                        + ("instabiliteit vastgelegd" if recorded_unstable else score) + ")",
+                        "D5: unstable spine (" + ("instability recorded" if recorded_unstable else score) + ")"))
         used += ["spinal_instability", *sins.used]
     combined = surv.gt(6)
-    trace.append("D6: life expectancy > 6 months → surgery combined with post-operative radiotherapy"
-                 if combined else "D6: life expectancy not > 6 months → no combined surgery + radiotherapy")
+    trace.append(tr("D6: levensverwachting > 6 maanden → chirurgie gecombineerd met postoperatieve radiotherapie",
+                    "D6: life expectancy > 6 months → surgery combined with post-operative radiotherapy")
+                 if combined else
+                 tr("D6: levensverwachting niet > 6 maanden → geen gecombineerde chirurgie + radiotherapie",
+                    "D6: life expectancy not > 6 months → no combined surgery + radiotherapy"))
     missing = ("radiosensitive_tumour",) if radiosensitive is None else ()
     if radiosensitive is None:
-        trace.append("D7: whether the tumour is radiosensitive (haematological) is not recorded — surgery is not "
-                     "for radiosensitive tumours")
+        trace.append(tr("D7: niet vastgelegd of de tumor radiosensitief (hematologisch) is — chirurgie is niet bedoeld "
+                        "voor radiosensitieve tumoren",
+                        "D7: whether the tumour is radiosensitive (haematological) is not recorded — surgery is not "
+                        "for radiosensitive tumours"))
     notes = ["radiosensitive-unknown"] if radiosensitive is None else []
     return SurgeryState(Finding(
         rule_id=SURGERY,
@@ -331,7 +396,7 @@ def rt_schedule(facts: Facts, sym: Symptoms, surv: Survival, wish: Wish) -> Find
     used = ["expected_survival_months"]
     missing: list[str] = []
     notes: list[str] = []
-    trace: list[str] = []
+    trace: list[Text] = []
     recovery = facts.value("postop_neuro_recovery")
     oligo = facts.value("oligometastases")
     if recovery is not None:
@@ -339,33 +404,40 @@ def rt_schedule(facts: Facts, sym: Symptoms, surv: Survival, wish: Wish) -> Find
         long = surv.gt(12)
         if oligo and long:
             variant = "postop-oligo"
-            trace.append("P1: after surgery, oligometastases and life expectancy > 12 months → 10–13 × 3 Gy or "
-                         "stereotactic 1–5 fractions (18–35 Gy)")
+            trace.append(tr("P1: na chirurgie, oligometastasen en levensverwachting > 12 maanden → 10–13 × 3 Gy of "
+                            "stereotactisch 1–5 fracties (18–35 Gy)",
+                            "P1: after surgery, oligometastases and life expectancy > 12 months → 10–13 × 3 Gy or "
+                            "stereotactic 1–5 fractions (18–35 Gy)"))
         else:
             variant = "postop"
-            trace.append("P1: after surgery → 5 × 4 Gy")
+            trace.append(tr("P1: na chirurgie → 5 × 4 Gy", "P1: after surgery → 5 × 4 Gy"))
             if oligo is None and long:
                 missing.append("oligometastases")
                 notes.append("oligo-unknown-postop")
         if recovery == "insufficient":
             notes.append("postop-asap")
-            trace.append("P2: neurological recovery after surgery insufficient → start RT as soon as possible")
+            trace.append(tr("P2: onvoldoende neurologisch herstel na chirurgie → start radiotherapie zo snel mogelijk",
+                            "P2: neurological recovery after surgery insufficient → start RT as soon as possible"))
         else:
             notes.append("postop-wait")
-            trace.append("P2: neurological recovery after surgery sufficient → start RT at least 3–4 weeks after "
-                         "surgery")
+            trace.append(tr("P2: voldoende neurologisch herstel na chirurgie → start radiotherapie minimaal 3–4 weken "
+                            "na chirurgie",
+                            "P2: neurological recovery after surgery sufficient → start RT at least 3–4 weeks after "
+                            "surgery"))
     elif surv.lt(3):
         variant = "lt3"
-        trace.append("P1: life expectancy < 3 months → 1 × 8 Gy")
+        trace.append(tr("P1: levensverwachting < 3 maanden → 1 × 8 Gy", "P1: life expectancy < 3 months → 1 × 8 Gy"))
     elif not sym.deficit:
         used.append("oligometastases")
         if oligo is True:
             variant = "no-deficit-oligo"
-            trace.append("P1: no neurological deficit, oligometastases → 30–39 Gy in 10–13 fractions or "
-                         "stereotactic 18–35 Gy in 1–5 fractions (or 1 × 8 Gy)")
+            trace.append(tr("P1: geen neurologische uitval, oligometastasen → 30–39 Gy in 10–13 fracties of "
+                            "stereotactisch 18–35 Gy in 1–5 fracties (of 1 × 8 Gy)",
+                            "P1: no neurological deficit, oligometastases → 30–39 Gy in 10–13 fractions or "
+                            "stereotactic 18–35 Gy in 1–5 fractions (or 1 × 8 Gy)"))
         else:
             variant = "no-deficit"
-            trace.append("P1: no neurological deficit → 1 × 8 Gy")
+            trace.append(tr("P1: geen neurologische uitval → 1 × 8 Gy", "P1: no neurological deficit → 1 × 8 Gy"))
             if oligo is None:
                 missing.append("oligometastases")
                 notes.append("oligo-unknown")
@@ -374,24 +446,33 @@ def rt_schedule(facts: Facts, sym: Symptoms, surv: Survival, wish: Wish) -> Find
         used += list(sym.deficit_facts) + ["patient_condition"]
         if condition in ("poor", "moderate") or surv.lt(12):
             variant = "deficit-short"
-            trace.append("P1: neurological deficit, "
-                         + (f"condition {condition}" if condition in ("poor", "moderate") else
-                            "life expectancy < 12 months") + " → 1 × 8 Gy")
+            poor = condition in ("poor", "moderate")
+            trace.append(tr("P1: neurologische uitval, "
+                            + (f"conditie {value_nl(condition)}" if poor else "levensverwachting < 12 maanden")
+                            + " → 1 × 8 Gy",
+                            "P1: neurological deficit, "
+                            + (f"condition {condition}" if poor else "life expectancy < 12 months") + " → 1 × 8 Gy"))
             if condition is None:
                 notes.append("condition-did-not-matter")
         elif condition == "good" and surv.gt(12):
             variant = "deficit-long"
-            trace.append("P1: neurological deficit, good condition and life expectancy > 12 months → 30 Gy in "
-                         "10 fractions")
+            trace.append(tr("P1: neurologische uitval, goede conditie en levensverwachting > 12 maanden → 30 Gy in "
+                            "10 fracties",
+                            "P1: neurological deficit, good condition and life expectancy > 12 months → 30 Gy in "
+                            "10 fractions"))
         elif condition == "good" and surv.equals(12):
             variant = "deficit-boundary"
-            trace.append("P1: neurological deficit, good condition, life expectancy exactly 12 months — between the "
-                         "chart's < 12 and > 12 months branches: both schedules shown")
+            trace.append(tr("P1: neurologische uitval, goede conditie, levensverwachting precies 12 maanden — tussen "
+                            "de takken < 12 en > 12 maanden van het stroomschema: beide schema's getoond",
+                            "P1: neurological deficit, good condition, life expectancy exactly 12 months — between the "
+                            "chart's < 12 and > 12 months branches: both schedules shown"))
         else:
             variant = "deficit-undecided"
             missing.append("patient_condition")
-            trace.append("P1: neurological deficit, life expectancy ≥ 12 months, condition unknown → "
-                         "1 × 8 Gy (poor/moderate) or 30 Gy in 10 fractions (good)")
+            trace.append(tr("P1: neurologische uitval, levensverwachting ≥ 12 maanden, conditie onbekend → "
+                            "1 × 8 Gy (slecht/matig) of 30 Gy in 10 fracties (goed)",
+                            "P1: neurological deficit, life expectancy ≥ 12 months, condition unknown → "
+                            "1 × 8 Gy (poor/moderate) or 30 Gy in 10 fractions (good)"))
     notes += ["pain-flare", "second-course"]
     return Finding(
         rule_id=RT_SCHEDULE,
@@ -438,7 +519,7 @@ def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, 
     missing: list[str] = []
     used = ["definitive_diagnosis_date", *compression.used]
     notes: list[str] = []
-    trace: list[str] = []
+    trace: list[Text] = []
     if compression.status == "clinical":
         t = mescc_timing(facts)
         age = t.age(ctx.now)
@@ -446,24 +527,30 @@ def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, 
             key = "clinical-recent"
             missing.append("mescc_onset")
             notes.append("onset-unknown")
-            trace.append("L1: clinical MESCC, onset of the progressive complaints unknown → 24 h (the shorter window)")
+            trace.append(tr("L1: klinische MESCC, moment van ontstaan van de progressieve klachten onbekend → 24 uur "
+                            "(de kortste termijn)",
+                            "L1: clinical MESCC, onset of the progressive complaints unknown → 24 h (the shorter "
+                            "window)"))
         elif age > RECENT_LIMIT:
             key = "clinical-late"
-            trace.append(f"L1: clinical MESCC, progressive complaints for {age.days} days (> 7 days) → 72 h")
+            trace.append(tr(f"L1: klinische MESCC, progressieve klachten gedurende {age.days} dagen (> 7 dagen) "
+                            "→ 72 uur",
+                            f"L1: clinical MESCC, progressive complaints for {age.days} days (> 7 days) → 72 h"))
         else:
             key = "clinical-recent"
-            trace.append("L1: clinical MESCC, progressive complaints for ≤ 7 days → 24 h")
+            trace.append(tr("L1: klinische MESCC, progressieve klachten gedurende ≤ 7 dagen → 24 uur",
+                            "L1: clinical MESCC, progressive complaints for ≤ 7 days → 24 h"))
         presented = t.start
     elif compression.status == "radiological":
         key = "radiological"
         presented = timing(facts["mescc"]).start if facts.known("mescc") else None
-        trace.append("L1: radiological MESCC only → 7 days")
+        trace.append(tr("L1: alleen radiologische MESCC → 7 dagen", "L1: radiological MESCC only → 7 days"))
     elif sym.symptomatic:
         key = "symptoms"
         starts = [s for s in (timing(facts[name]).start for name in sym.present_facts) if s is not None]
         presented = min(starts) if starts else None
         used += list(sym.present_facts)
-        trace.append("L1: symptoms without MESCC → 14 days")
+        trace.append(tr("L1: symptomen zonder MESCC → 14 dagen", "L1: symptoms without MESCC → 14 days"))
     else:
         return TimelineState(None)  # asymptomatic without MESCC: no row
     diagnosis = aware(facts.value("definitive_diagnosis_date"))
@@ -471,11 +558,13 @@ def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, 
     deadline = start + TIMELINE_WINDOWS[key] if start else None
     if diagnosis is None:
         missing.append("definitive_diagnosis_date")
-        trace.append("L2: date of the definitive diagnosis unknown → no deadline can be given")
+        trace.append(tr("L2: datum van de definitieve diagnose onbekend → er is geen termijn te geven",
+                        "L2: date of the definitive diagnosis unknown → no deadline can be given"))
     elif presented is not None and presented > diagnosis:
-        trace.append("L2: counted from when the presentation was recorded (after the definitive diagnosis)")
+        trace.append(tr("L2: gerekend vanaf het vastleggen van de presentatie (na de definitieve diagnose)",
+                        "L2: counted from when the presentation was recorded (after the definitive diagnosis)"))
     else:
-        trace.append("L2: counted from the definitive diagnosis")
+        trace.append(tr("L2: gerekend vanaf de definitieve diagnose", "L2: counted from the definitive diagnosis"))
     passed = deadline is not None and deadline <= ctx.now
     return TimelineState(Finding(
         rule_id=TIMELINE,

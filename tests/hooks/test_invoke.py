@@ -191,6 +191,7 @@ def test_wrong_method_is_405_json(client, method):
 
 
 @responses.activate
+@responses.activate  # a fresh call list: any request to the unlisted server would be recorded here
 def test_unlisted_fhir_server_is_400_and_never_contacted(make_app):
     client = make_app(allowed_fhir_servers=(FHIR,)).test_client()
     body = hook_request(fhirServer="https://evil.example.com/fhir", fhirAuthorization=AUTH)

@@ -241,7 +241,7 @@ def test_findings_list_their_facts():
     assert f.facts_used == ("bm_symptomatic", "kps", "expected_survival_months", "critical_location",
                             "mdo_discussed")
     assert f.facts_missing == ()
-    assert f.trace[-1] == "Triage outcome (asymptomatic flowchart, node A2): BM-MDO-NEURO"
+    assert str(f.trace[-1]) == "Triage outcome (asymptomatic flowchart, node A2): BM-MDO-NEURO"
 
 
 def test_patient_view_ignores_draft_orders_and_order_hook_ignores_patient_view():

@@ -65,23 +65,19 @@ def render(findings: list[Finding], facts: Facts, ctx: EvalContext, language: st
     return response["cards"]
 
 
-def test_rules_are_the_referral_guards():
-    assert orders.RULES == ("RT-DIRECT-REFERRAL-BLOCKED", "RT-MDO-INCOMPLETE")
+def test_rules_are_everything_the_order_checks_can_emit():
+    assert orders.RULES == ("RT-DIRECT-REFERRAL-BLOCKED", "RT-MDO-INCOMPLETE", "BM-FOLLOWUP-MRI",
+                            "BM-MDO-INFO-MISSING", "SM-MRI-URGENCY", "SM-DEXAMETHASONE")
 
 
 def test_referral_guard_runs_first():
     assert orders.CHECKS[0] is referral.evaluate
 
 
-def test_every_installed_order_check_is_composed():
-    names = {f"{fn.__module__}:{fn.__name__}" for fn in orders.CHECKS}
-    for path in orders.ORDER_CHECKS:
-        module = path.partition(":")[0]
-        try:
-            __import__(module)
-        except ModuleNotFoundError:
-            continue
-        assert path in names
+def test_brain_and_spine_order_checks_are_composed():
+    from cds_service.pathways import brain, spine
+
+    assert orders.CHECKS[1:] == (brain.evaluate_orders, spine.evaluate_orders)
 
 
 def test_composition_order_and_hook(monkeypatch):

@@ -168,7 +168,7 @@ def test_red_flag_without_deficit_is_as_soon_as_possible(values: dict) -> None:
 def test_short_life_suppresses_the_routing_but_says_why() -> None:
     card = one(run(expected_survival_months=TWO_WEEKS, sins_total=9), "SM-SHORT-LIFE")
     assert card.variant is None
-    assert "≤ 2 weeks" in card.trace[0]
+    assert "≤ 2 weeks" in str(card.trace[0])
     assert card.suggestions[0].actions[0].resource_kind == "referral-radiation-oncology"
 
 
