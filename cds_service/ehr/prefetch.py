@@ -10,44 +10,15 @@ never sent as ``null``, which would mean "there is no such data".
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import quote
 
 from cds_service.ehr.fhir import FhirError, FhirRestClient
+from cds_service.fhir.prefetch import TokenUnavailable, render_query
 
-_TOKEN = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
-_USER_TOKENS = {
-    "userPractitionerId": "Practitioner",
-    "userPractitionerRoleId": "PractitionerRole",
-    "userPatientId": "Patient",
-    "userRelatedPersonId": "RelatedPerson",
-}
-
-
-class UnknownToken(LookupError):
-    """The template uses a token this request cannot fill (e.g. no encounterId in the context)."""
-
-
-def fill_template(template: str, context: Mapping[str, Any]) -> str:
-    """Replace the prefetch tokens of one template with values from the hook context."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name.startswith("context."):
-            raw = context.get(name.removeprefix("context."))
-            if not isinstance(raw, str) or not raw:
-                raise UnknownToken(f"{{{{{name}}}}} is not in the context")
-            return quote(raw, safe="/")
-        if name in _USER_TOKENS:
-            rtype, _, rid = str(context.get("userId") or "").partition("/")
-            if rtype != _USER_TOKENS[name] or not rid:
-                raise UnknownToken(f"{{{{{name}}}}}: the user is not a {_USER_TOKENS[name]}")
-            return quote(rid, safe="")
-        raise UnknownToken(f"unsupported token {{{{{name}}}}}")
-
-    return _TOKEN.sub(value, template)
+# The EHR side fills tokens exactly as the service does (one implementation of CDS Hooks 2.0 §prefetch tokens).
+UnknownToken = TokenUnavailable
+fill_template = render_query
 
 
 def is_search(query: str) -> bool:
