@@ -145,6 +145,15 @@ class Renderer:
         parts.append(f"**{self._phrase('source', language)}:** {tpl.source.get(language) or tpl.source['en']}")
         return "\n\n".join(p for p in parts if p)
 
+    def _worded(self, value: Any, language: str) -> Any:
+        """Coded string values (``breast``, ``unilateral`` …) in the card's language."""
+        if isinstance(value, str):
+            return self.templates.word("values", value, language)
+        if isinstance(value, (frozenset, set, tuple, list)) and all(isinstance(v, str) for v in value):
+            items = sorted(value) if isinstance(value, (frozenset, set)) else value  # results keep their order
+            return [self.templates.word("values", v, language) for v in items]
+        return value
+
     def _fact_source(self, fact: Fact) -> str:
         refs = ", ".join(dict.fromkeys(p.reference for p in fact.provenance))
         return refs
@@ -155,7 +164,7 @@ class Renderer:
             fact = facts[name]
             label = self.catalogue.label(name, language)
             if fact.status is FactStatus.KNOWN:
-                value = format_value(fact.value, language, self.tz, ctx.now)
+                value = format_value(self._worded(fact.value, language), language, self.tz, ctx.now)
             elif fact.status is FactStatus.STALE:
                 value = self._phrase("stale", language).format(
                     value=format_value(fact.stale_value, language, self.tz, ctx.now)
@@ -164,8 +173,9 @@ class Renderer:
                 value = self._phrase("unknown", language)
             remarks = []
             if fact.derived_from:
-                remarks.append(self._phrase("derived-from", language).format(source=fact.derived_from))
-            remarks.extend(fact.notes)
+                source = self.templates.word("derived_from", fact.derived_from, language)
+                remarks.append(self._phrase("derived-from", language).format(source=source))
+            remarks.extend(self.templates.word("notes", str(note), language) for note in fact.notes)
             if remarks:
                 value = f"{value} ({'; '.join(remarks)})"
             rows.append(
@@ -189,7 +199,7 @@ class Renderer:
                     value=format_value(fact.stale_value, language, self.tz), date=format_date(fact.date, self.tz)
                 )
             elif fact.reason and fact.reason != "not recorded":
-                line += f" ({fact.reason})"
+                line += f" ({self.templates.word('notes', fact.reason, language)})"
             record = self.catalogue.how_to_record(name)
             if record:
                 line += f". {self._phrase('record-as', language)}: {record}"

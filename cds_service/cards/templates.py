@@ -61,6 +61,7 @@ class TemplateSet:
     templates: Mapping[str, CardTemplate]
     override_reasons: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> {nl, en}
     common: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> {nl, en} shared phrases
+    words: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)  # values.yaml sections
 
     def __getitem__(self, rule_id: str) -> CardTemplate:
         try:
@@ -70,6 +71,11 @@ class TemplateSet:
 
     def __contains__(self, rule_id: object) -> bool:
         return rule_id in self.templates
+
+    def word(self, section: str, key: str, language: str) -> str:
+        """A coded value, derivation or fact note in ``language`` (``cards/values.yaml``); else as is."""
+        entry = self.words.get(section, {}).get(key)
+        return (entry.get(language) or entry.get("en") or key) if entry else key
 
     def phrase(self, key: str, language: str) -> str:
         entry = self.common.get(key, {})
@@ -155,9 +161,18 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
                     if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
                         raise TemplateError(f"{special}: {key} needs nl and en text")
                     target[key] = entry
+    words: dict[str, Mapping[str, Mapping[str, str]]] = {}
+    for path in files:
+        if path.name == "values.yaml":
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for section, entries in data.items():
+                for key, entry in (entries or {}).items():
+                    if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
+                        raise TemplateError(f"values.yaml: {section}.{key} needs nl and en text")
+                words[section] = entries or {}
     templates: dict[str, CardTemplate] = {}
     for path in files:
-        if path.name in ("override_reasons.yaml", "common.yaml"):
+        if path.name in ("override_reasons.yaml", "common.yaml", "values.yaml"):
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
@@ -166,4 +181,4 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
             if rule_id in templates:
                 raise TemplateError(f"{path.name}: rule {rule_id} is defined twice")
             templates[rule_id] = _parse_template(rule_id, raw, path.name.removesuffix(".yaml"), reasons)
-    return TemplateSet(templates=templates, override_reasons=reasons, common=common)
+    return TemplateSet(templates=templates, override_reasons=reasons, common=common, words=words)

@@ -184,3 +184,29 @@ def test_system_actions_are_checked():
 def test_check_action_update_needs_whole_resource():
     with pytest.raises(CardSpecError, match="update needs a whole resource"):
         check_action({"type": "update", "description": "x", "resourceId": "ServiceRequest/1"}, "a")
+
+
+def test_fact_values_derivations_and_notes_are_worded_per_language():
+    """The facts table of a Dutch card says 'mammacarcinoom', not the code 'breast' (cards/values.yaml)."""
+    from datetime import datetime, timezone
+
+    from cds_service.cards.actions import load_order_templates
+    from cds_service.cards.render import Renderer
+    from cds_service.cards.templates import load_templates
+    from cds_service.facts.catalogue import load_fact_catalogue
+    from cds_service.facts.model import Fact, Facts, Provenance
+    from cds_service.pathways.model import EvalContext, Finding
+
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    facts = Facts(values={
+        "primary_tumour": Fact.of("primary_tumour", "breast", Provenance("Condition", "c1", date=now)),
+        "largest_diameter_mm": Fact.of("largest_diameter_mm", 12.0, derived_from="lesions"),
+        "csf_cytology_results": Fact.of("csf_cytology_results", ("negative", "positive")),
+    }, now=now)
+    finding = Finding("DATA-MISSING", facts_used=("primary_tumour", "largest_diameter_mm", "csf_cytology_results"))
+    renderer = Renderer(load_templates(), load_fact_catalogue(), load_order_templates())
+    detail_nl = renderer.card(finding, facts, EvalContext(now=now), "nl")["detail"]
+    detail_en = renderer.card(finding, facts, EvalContext(now=now), "en")["detail"]
+    assert "mammacarcinoom" in detail_nl and "breast cancer" in detail_en
+    assert "afgeleid van laesiemetingen" in detail_nl
+    assert "negatief, positief" in detail_nl  # chronological order kept
