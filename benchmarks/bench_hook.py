@@ -7,6 +7,8 @@ the median and p95 time per call of
 (b) ``POST /cds-services/brain-metastases`` and ``POST /cds-services/neuro-oncology-order-select``,
 
 both through the Flask test client in the same run, the ratio (b)/(a) (target ≤ 2),
+the split of one call (b) into its stages (parse, validation + prefetch resolution, extract,
+pathways, render+validate, serialise; each timed alone, median over the calls),
 and the peak memory of one call (tracemalloc).
 
     python benchmarks/bench_hook.py [--calls 200] [--resources 300]
@@ -34,6 +36,9 @@ from flask import Flask, request  # noqa: E402
 
 from cds_service.app import create_app  # noqa: E402
 from cds_service.config import Config  # noqa: E402
+from cds_service.hooks.invoke import dump_json  # noqa: E402
+from cds_service.hooks.state import CdsState  # noqa: E402
+from cds_service.hooks.validation import parse_json, validate_hook_request  # noqa: E402
 from cds_service.services import SERVICES_BY_ID  # noqa: E402
 from fixtures.gen.builder import (  # noqa: E402
     ATC, FIXTURE_NOW, LNC, LOCAL, SCT, PatientBuilder, ago, draft_orders,
@@ -144,6 +149,37 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
+STAGES = ("parse", "prefetch", "extract", "pathways", "render+validate", "serialise")
+
+
+def stage_split(state: CdsState, body: bytes, service_id: str, calls: int) -> dict[str, float]:
+    """Median seconds of each stage of one call, run the way ``invoke`` runs them (same functions)."""
+    service = SERVICES_BY_ID[service_id]
+    engine = state.engine
+    times: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        hook_request = parse_json(body)
+        t1 = time.perf_counter()
+        validate_hook_request(hook_request, service)
+        data = state.resolver.resolve(service, hook_request)
+        t2 = time.perf_counter()
+        facts = engine.extract(data, now=FIXTURE_NOW)
+        t3 = time.perf_counter()
+        ctx = engine.eval_context(service, hook_request["context"], now=FIXTURE_NOW, language="nl")
+        findings = engine.findings(service, facts, ctx)
+        t4 = time.perf_counter()
+        response = engine.respond(findings, facts, ctx, "nl")
+        t5 = time.perf_counter()
+        dump_json(response)
+        t6 = time.perf_counter()
+        for stage, started, ended in zip(STAGES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)):
+            times[stage].append(ended - started)
+        # Free this call's objects here, untimed: otherwise the next call's stages would pay for it.
+        del hook_request, data, facts, ctx, findings, response
+    return {stage: statistics.median(values) for stage, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200)
@@ -191,6 +227,16 @@ def main() -> None:
                   f"{a_med * 1000:10.2f} {p95(bare_times) * 1000:8.2f} {'':>6} {'':>6}")
             print(f"{'(b) ' + url:58} {len(body) / 1024:8.0f} {min(our_times) * 1000:7.2f} "
                   f"{b_med * 1000:10.2f} {p95(our_times) * 1000:8.2f} {b_med / a_med:6.2f} {n_cards:6d}")
+
+        state = app.extensions["cds"]
+        print("\nstages of one call (b), each timed alone, median ms; the rest of (b) is Flask, JWT guard, "
+              "logging, metrics,\nthe feedback store and freeing the request's objects:")
+        print(f"{'service':30} " + " ".join(f"{stage:>15}" for stage in STAGES) + f" {'sum':>7}")
+        for _, sid in targets:
+            split = stage_split(state, bodies[sid], sid, args.calls)
+            print(f"{sid:30} " + " ".join(f"{split[stage] * 1000:15.3f}" for stage in STAGES)
+                  + f" {sum(split.values()) * 1000:7.3f}")
+        print()
 
         for _, sid in targets:
             body = bodies[sid]

@@ -8,6 +8,7 @@ instead of sending a card an EHR might reject or misread.
 
 from __future__ import annotations
 
+from collections import abc
 from typing import Any, Mapping
 
 INDICATORS = ("info", "warning", "critical")
@@ -22,19 +23,43 @@ class CardSpecError(ValueError):
 
 
 def _no_empty(value: Any, path: str) -> None:
-    """The spec: never send null, "", [] or {} for an optional field (``cards: []`` is allowed)."""
+    """The spec: never send null, "", [] or {} for an optional field (``cards: []`` is allowed).
+
+    Every card is walked on every call; paths are only built once a problem is known to exist.
+    """
+    if _holds_empty(value):
+        _raise_first_empty(value, path)
+
+
+def _holds_empty(value: Any) -> bool:
+    """Whether ``value`` is, or contains at any depth, null, "", [] or {}."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return not value or any(map(_holds_empty, value.values()))
+    if isinstance(value, list):
+        return not value or any(map(_holds_empty, value))
+    return isinstance(value, str) and not value
+
+
+def _raise_first_empty(value: Any, path: str) -> None:
     if value is None or value == "" or value == [] or value == {}:
         raise CardSpecError(f"{path}: null or empty value")
     if isinstance(value, dict):
         for key, sub in value.items():
-            _no_empty(sub, f"{path}.{key}")
+            _raise_first_empty(sub, f"{path}.{key}")
     elif isinstance(value, list):
         for i, sub in enumerate(value):
-            _no_empty(sub, f"{path}[{i}]")
+            _raise_first_empty(sub, f"{path}[{i}]")
+
+
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, with the plain-dict case (every card) first: the ABC check is slow."""
+    return isinstance(value, dict) or isinstance(value, abc.Mapping)
 
 
 def _coding(coding: Any, path: str, display_required: bool = False) -> None:
-    if not isinstance(coding, Mapping) or not coding.get("code") or not coding.get("system"):
+    if not _is_mapping(coding) or not coding.get("code") or not coding.get("system"):
         raise CardSpecError(f"{path}: a Coding needs system and code")
     if display_required and not coding.get("display"):
         raise CardSpecError(f"{path}: display is required")
@@ -49,7 +74,7 @@ def check_card(card: Mapping[str, Any], path: str = "card") -> None:
     if card.get("indicator") not in INDICATORS:
         raise CardSpecError(f"{path}.indicator must be one of {INDICATORS}")
     source = card.get("source")
-    if not isinstance(source, Mapping) or not source.get("label"):
+    if not _is_mapping(source) or not source.get("label"):
         raise CardSpecError(f"{path}.source.label is required")
     if "url" in source and not str(source["url"]).startswith(("http://", "https://")):
         raise CardSpecError(f"{path}.source.url must be absolute")
@@ -94,7 +119,7 @@ def check_action(action: Mapping[str, Any], path: str) -> None:
             raise CardSpecError(f"{path}: delete needs resourceId 'Type/id'")
     else:
         resource = action.get("resource")
-        if not isinstance(resource, Mapping) or not resource.get("resourceType"):
+        if not _is_mapping(resource) or not resource.get("resourceType"):
             raise CardSpecError(f"{path}: {kind} needs a whole resource")
         if resource["resourceType"] == "ServiceRequest":
             missing = [k for k in ("status", "intent", "subject", "code") if not resource.get(k)]

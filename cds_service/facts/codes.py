@@ -14,7 +14,9 @@ two dict probes — the hot loop of extraction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+from cds_service.fhir.parse import coding_dicts
 
 T = TypeVar("T")
 
@@ -156,3 +158,51 @@ class MultiTable:
             if more:
                 out.extend(h for h in more if h not in out)
         return out
+
+
+Hit = tuple[str, str, list]  # (system, code) as read (stripped) and the handlers registered for it
+_UNSEEN = object()
+
+
+class CallLookup:
+    """One call's view of a :class:`MultiTable`: each raw ``(system, code)`` is stripped, normalised
+    and looked up once.
+
+    A long record repeats a handful of codes (the same laboratory tests and vital signs, over and
+    over) that no mapping mentions. After the first time, such a coding costs one dict probe and no
+    string work, so the resources no rule reads cost almost nothing. Built per call and dropped
+    with it: nothing is kept between calls.
+    """
+
+    __slots__ = ("table", "_seen")
+
+    def __init__(self, table: MultiTable) -> None:
+        self.table = table
+        self._seen: dict[tuple[str, str], Hit | None] = {}
+
+    def matches(self, concepts: Sequence[Any]) -> list[Hit]:
+        """The hits of every Coding of ``concepts`` (CodeableConcepts or bare Codings), in order."""
+        out: list[Hit] = []
+        seen = self._seen
+        for concept in concepts:
+            for coding in coding_dicts(concept):
+                if not isinstance(coding, dict):
+                    continue
+                system = coding.get("system")
+                code = coding.get("code")
+                if not isinstance(system, str) or not isinstance(code, str):
+                    continue
+                hit = seen.get((system, code), _UNSEEN)
+                if hit is _UNSEEN:
+                    hit = seen[(system, code)] = self._look_up(system, code)
+                if hit is not None:
+                    out.append(hit)
+        return out
+
+    def _look_up(self, system: str, code: str) -> Hit | None:
+        code = code.strip()
+        if not code:
+            return None
+        system = system.strip()
+        handlers = self.table.lookup(system, code)
+        return (system, code, handlers) if handlers else None

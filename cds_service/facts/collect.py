@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from cds_service.facts.codes import CodeTable, MultiTable
+from cds_service.facts.codes import CallLookup, CodeTable, Hit, MultiTable
 from cds_service.facts.mapping import Answer, FactSpec, MappingSet, MatchSpec, ValueSpec
 from cds_service.facts.model import Provenance
 from cds_service.fhir import parse
@@ -71,6 +71,14 @@ class _Unreadable(Exception):
 class FactHandler:
     spec: FactSpec
     match: MatchSpec
+    # Read from the match once at load; checked for every matching record.
+    has_where: bool = field(init=False)
+    code_values: CodeTable | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        m = self.match
+        object.__setattr__(self, "has_where", any(c is not None for c in (m.body_site, m.focus, m.focus_not)))
+        object.__setattr__(self, "code_values", m.code_values if m.code_values else None)
 
 
 @dataclass(frozen=True)
@@ -81,30 +89,50 @@ class Tag:
     table: CodeTable
 
 
-# Where each resource type keeps the code that says what the record is.
-def code_codings(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Where each resource type keeps the code that says what the record is."""
+def _medication_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    concept = resource.get("medicationCodeableConcept")
+    if concept is None:
+        ref = parse.as_str(as_dict(resource.get("medicationReference")).get("reference"))
+        if ref and ref.startswith("#"):
+            for contained in as_list(resource.get("contained")):
+                if isinstance(contained, dict) and contained.get("id") == ref[1:]:
+                    concept = contained.get("code")
+    return (concept,)
+
+
+def _encounter_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    return [resource.get("serviceType"), *as_list(resource.get("type"))]
+
+
+def _imaging_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    return as_list(resource.get("procedureCode"))
+
+
+def _code_concept(resource: Mapping[str, Any]) -> Sequence[Any]:
+    return (resource.get("code"),)
+
+
+ConceptReader = Callable[[Mapping[str, Any]], Sequence[Any]]
+
+# Where each resource type keeps the code that says what the record is (default: ``code``).
+MAIN_CONCEPTS: Mapping[str, ConceptReader] = {
+    "MedicationRequest": _medication_concepts,
+    "MedicationStatement": _medication_concepts,
+    "Encounter": _encounter_concepts,
+    "ImagingStudy": _imaging_concepts,
+}
+
+
+def main_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    """The CodeableConcepts that say what the record is, for its resource type."""
     rtype = resource.get("resourceType")
-    if rtype in ("MedicationRequest", "MedicationStatement"):
-        concept = resource.get("medicationCodeableConcept")
-        if concept is None:
-            ref = parse.as_str(as_dict(resource.get("medicationReference")).get("reference"))
-            if ref and ref.startswith("#"):
-                for contained in as_list(resource.get("contained")):
-                    if isinstance(contained, dict) and contained.get("id") == ref[1:]:
-                        concept = contained.get("code")
-        return coding_pairs(concept)
-    if rtype == "Encounter":
-        out = coding_pairs(resource.get("serviceType"))
-        for t in as_list(resource.get("type")):
-            out.extend(coding_pairs(t))
-        return out
-    if rtype == "ImagingStudy":
-        out = []
-        for p in as_list(resource.get("procedureCode")):
-            out.extend(coding_pairs(p))
-        return out
-    return coding_pairs(resource.get("code"))
+    read = MAIN_CONCEPTS.get(rtype, _code_concept) if isinstance(rtype, str) else _code_concept
+    return read(resource)
+
+
+def code_codings(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The ``(system, code)`` pairs of the record's main code (see :data:`MAIN_CONCEPTS`)."""
+    return [pair for concept in main_concepts(resource) for pair in coding_pairs(concept)]
 
 
 class Reader:
@@ -157,42 +185,54 @@ class Reader:
                 out.tagged[rtype] = [(r, None) for r in items]
                 continue
             table = self.dispatch.get(rtype)
-            comp_table = self.components.get(rtype)
             if table is None:
                 continue
+            concepts_of = MAIN_CONCEPTS.get(rtype, _code_concept)
+            lookup = CallLookup(table)
+            comp_table = self.components.get(rtype)
+            comp_lookup = CallLookup(comp_table) if comp_table is not None else None
             for res in items:
-                seen: set[int] = set()
-                for system, code in code_codings(res):
-                    for handler in table.lookup(system, code):
-                        if id(handler) in seen:
-                            continue
-                        seen.add(id(handler))
-                        self._handle(handler, res, res, system, code, out)
-                if comp_table is not None and "component" in res:
-                    for comp in as_list(res.get("component")):
-                        if not isinstance(comp, dict):
-                            continue
-                        for system, code in codings(comp.get("code")):
-                            for handler in comp_table.lookup(system, code):
-                                self._handle(handler, comp, res, system, code, out)
+                hits = lookup.matches(concepts_of(res))
+                if hits:
+                    self._handle_record(hits, res, out)
+                if comp_lookup is not None and "component" in res:
+                    self._handle_components(comp_lookup, res, out)
         return out
+
+    def _handle_record(self, hits: list[Hit], res: Mapping[str, Any], out: Collected) -> None:
+        """Each handler once per record, for the first of the record's codes that names it."""
+        seen: set[int] = set()
+        for system, code, handlers in hits:
+            for handler in handlers:
+                if id(handler) in seen:
+                    continue
+                seen.add(id(handler))
+                self._handle(handler, res, res, system, code, out)
+
+    def _handle_components(self, lookup: CallLookup, res: Mapping[str, Any], out: Collected) -> None:
+        for comp in as_list(res.get("component")):
+            if not isinstance(comp, dict):
+                continue
+            for system, code, handlers in lookup.matches((comp.get("code"),)):
+                for handler in handlers:
+                    self._handle(handler, comp, res, system, code, out)
 
     def _handle(self, handler: Any, holder: Mapping[str, Any], res: Mapping[str, Any], system: str, code: str,
                 out: Collected) -> None:
         if isinstance(handler, Tag):
             out.tagged.setdefault(handler.name, []).append((res, handler.table.get(system, code)))
             return
-        spec, match = handler.spec, handler.match
-        if not self._where(match, res, out.index):
+        spec = handler.spec
+        if handler.has_where and not self._where(handler.match, res, out.index):
             return
-        implied: Answer | None = match.code_values.get(system, code) if match.code_values else None
-        ref = parse.resource_key(res)
+        implied: Answer | None = handler.code_values.get(system, code) if handler.code_values is not None else None
         when = parse.clinical_time(res)
         try:
             value, state, attrs = self.read_value(spec, holder, res, implied)
         except _NothingRecorded:
             return
         except _Unreadable as exc:
+            ref = parse.resource_key(res)
             out.unusable.setdefault(spec.name, []).append(Unusable(when, ref, str(exc)))
             out.problems.append(f"{ref}: {spec.name.strip('_').replace('_', ' ')}: {exc}")
             return

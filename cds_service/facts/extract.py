@@ -24,7 +24,7 @@ from cds_service.facts.codes import MappingError
 from cds_service.facts.collect import Reader
 from cds_service.facts.mapping import MappingSet, load_mappings
 from cds_service.facts.model import Facts
-from cds_service.facts.select import Context, select, unknown
+from cds_service.facts.select import Context, frozen_fact, select, unknown
 from cds_service.facts.work import Work
 from cds_service.fhir.parse import index_resources
 
@@ -63,6 +63,9 @@ DERIVATIONS: tuple[tuple[Derivation, tuple[str, ...]], ...] = (
 DERIVED_FACTS: tuple[str, ...] = tuple(n for _f, names in DERIVATIONS for n in names)
 
 
+_NO_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
 @dataclass
 class FactExtractor:
     """Compiled mappings; immutable after :meth:`load` and safe to share between threads."""
@@ -74,6 +77,12 @@ class FactExtractor:
     def __post_init__(self) -> None:
         self.reader = Reader(self.mappings)
         self._check()
+        mapped = [n for n in self.mappings.facts if not n.startswith("_")]
+        self._fact_names: tuple[str, ...] = tuple(dict.fromkeys([*mapped, *DERIVED_FACTS]))
+        self._labels = {name: name.strip("_").replace("_", " ") for name in self.mappings.facts}
+        self._nothing_recorded = {spec.name: frozen_fact(select(spec, (), (), Context(now=_NO_TIME)))
+                                  for spec in self.mappings.facts.values()}
+        self._unknown = {name: frozen_fact(unknown(name)) for name in self._fact_names}
 
     @classmethod
     def load(cls, package: str = "cds_service.mappings", *, strict: bool = False) -> "FactExtractor":
@@ -82,8 +91,7 @@ class FactExtractor:
     @property
     def fact_names(self) -> tuple[str, ...]:
         """Every public fact this extractor produces (mapped and derived)."""
-        mapped = [n for n in self.mappings.facts if not n.startswith("_")]
-        return tuple(dict.fromkeys([*mapped, *DERIVED_FACTS]))
+        return self._fact_names
 
     def _check(self) -> None:
         """Fail at startup when a derivation's codesets or settings are missing (MappingError)."""
@@ -118,9 +126,7 @@ class FactExtractor:
         ctx = Context(now=now, unavailable=unavailable_sources, conflict_days=self.mappings.settings["conflict_days"])
         collected = self.reader.collect(index_resources(resources))
         w = Work(ms=self.mappings, collected=collected, ctx=ctx)
-        for spec in self.mappings.facts.values():
-            w.put(select(spec, collected.candidates.get(spec.name, ()), collected.unusable.get(spec.name, ()), ctx,
-                         label=spec.name.strip("_").replace("_", " ")))
+        self._select_mapped(w)
         for fn, produced in DERIVATIONS:
             try:
                 fn(w)
@@ -132,11 +138,9 @@ class FactExtractor:
                 for name in produced:
                     w.put(unknown(name, "extraction error"))
         values = {}
-        for name in self.fact_names:
+        for name in self._fact_names:
             fact = w.facts.get(name)
-            if fact is None:
-                fact = unknown(name)
-            values[name] = fact
+            values[name] = fact if fact is not None else self._unknown[name]
         return Facts(
             values=values,
             lesions=tuple(w.lesions),
@@ -146,6 +150,24 @@ class FactExtractor:
             problems=tuple(dict.fromkeys(collected.problems + w.problems)),
             now=now,
         )
+
+    def _select_mapped(self, w: Work) -> None:
+        """The fact of every mapping, by its selection policy.
+
+        Most mappings match nothing in a record. With every source available, such a fact depends
+        only on its mapping, so it was built once at load (:attr:`_nothing_recorded`); only the
+        mappings that matched a record are selected here.
+        """
+        collected, ctx, specs = w.collected, w.ctx, self.mappings.facts
+        if ctx.unavailable:
+            chosen = list(specs.values())
+        else:
+            w.facts.update(self._nothing_recorded)
+            matched = collected.candidates.keys() | collected.unusable.keys()
+            chosen = [specs[name] for name in matched]
+        for spec in chosen:
+            w.put(select(spec, collected.candidates.get(spec.name, ()), collected.unusable.get(spec.name, ()), ctx,
+                         label=self._labels[spec.name]))
 
 
 __all__ = ["FactExtractor", "DERIVED_FACTS"]

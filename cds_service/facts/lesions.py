@@ -296,7 +296,7 @@ def _bm_condition_sites(w: Work, reader: LesionReader) -> list[tuple[str, Proven
     for cand in w.cands("_brain_metastases"):
         if cand.state == "absent":
             continue
-        res = w.collected.index.by_ref.get(cand.provenance.reference)
+        res = w.collected.index.get(cand.provenance.reference)
         if res is None:
             continue
         for key in reader.site_keys(as_list(res.get("bodySite"))):

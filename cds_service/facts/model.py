@@ -23,6 +23,9 @@ class FactStatus(str, Enum):
     STALE = "stale"
 
 
+_KNOWN = FactStatus.KNOWN
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a value came from: enough for a card to say "KPS 60 (Observation/123, 2026-10-02)"."""
@@ -60,11 +63,11 @@ class Fact:
 
     @property
     def known(self) -> bool:
-        return self.status is FactStatus.KNOWN
+        return self.status is _KNOWN
 
     @property
     def unknown(self) -> bool:
-        return self.status is not FactStatus.KNOWN
+        return self.status is not _KNOWN
 
     @property
     def date(self) -> datetime | date | None:
@@ -141,14 +144,16 @@ class Facts:
     def __iter__(self) -> Iterator[str]:
         return iter(self.values)
 
+    # value() and known() are called hundreds of times per evaluation: the status is compared
+    # directly rather than through the Fact.known property.
     def value(self, name: str, default: Any = None) -> Any:
         """The current value of a fact, or ``default`` when unknown or stale."""
         fact = self.values.get(name)
-        return fact.value if fact is not None and fact.known else default
+        return fact.value if fact is not None and fact.status is _KNOWN else default
 
     def known(self, name: str) -> bool:
         fact = self.values.get(name)
-        return fact is not None and fact.known
+        return fact is not None and fact.status is _KNOWN
 
     def with_values(self, *facts: Fact) -> "Facts":
         """A copy with some facts added or replaced (derivations and tests)."""

@@ -16,8 +16,9 @@ Unknown always carries a reason: ``not recorded``, ``source unavailable``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Iterable, Sequence
 
 from cds_service.facts.collect import ABSENT, PRESENT, SUSPECTED, Candidate, Unusable
@@ -38,6 +39,8 @@ class Context:
     conflict_days: float = 7
 
     def missing_sources(self, sources: Iterable[str]) -> list[str]:
+        if not self.unavailable:  # the usual case: every source was sent or fetched
+            return []
         return sorted(s for s in sources if s in self.unavailable)
 
 
@@ -77,6 +80,12 @@ def conflict_note(label: str, cand: Candidate) -> str:
     """``conflicts with ECOG 3 (Observation/x, 2026-11-20)``."""
     what = f"{label} {show(cand.value)}".strip()
     return f"conflicts with {what} ({cand.provenance.reference}, {day(cand.date)})"
+
+
+def frozen_fact(fact: Fact) -> Fact:
+    """``fact`` with read-only ``attrs``, so one instance can be shared by every call (and thread)."""
+    attrs = {k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in fact.attrs.items()}
+    return replace(fact, attrs=MappingProxyType(attrs))
 
 
 def unknown(name: str, reason: str = NOT_RECORDED, notes: Sequence[str] = (), **attrs: Any) -> Fact:

@@ -91,24 +91,31 @@ def as_number(value: Any) -> float | None:
     return number
 
 
-def coding_pairs(concept: Any) -> list[tuple[str, str]]:
-    """The ``(system, code)`` pairs of a CodeableConcept (or a bare Coding); partial codings are skipped.
+def coding_dicts(concept: Any) -> list:
+    """The Coding objects of a CodeableConcept (or of a bare Coding), not yet checked.
 
-    The hot path of extraction: a plain loop, no generator.
+    A single Coding where a list belongs and a Coding where a CodeableConcept belongs
+    are accepted. Items may still be anything: callers check each one.
     """
     if not isinstance(concept, dict):
         return []
     raw = concept.get("coding")
     if isinstance(raw, list):
-        items = raw
-    elif isinstance(raw, dict):  # one Coding where a list belongs
-        items = [raw]
-    elif raw is None and "code" in concept and "system" in concept:  # a Coding where a CodeableConcept belongs
-        items = [concept]
-    else:
-        return []
+        return raw
+    if isinstance(raw, dict):  # one Coding where a list belongs
+        return [raw]
+    if raw is None and "code" in concept and "system" in concept:  # a Coding where a CodeableConcept belongs
+        return [concept]
+    return []
+
+
+def coding_pairs(concept: Any) -> list[tuple[str, str]]:
+    """The ``(system, code)`` pairs of a CodeableConcept (or a bare Coding); partial codings are skipped.
+
+    The hot path of the derivations: a plain loop, no generator.
+    """
     out = []
-    for c in items:
+    for c in coding_dicts(concept):
         if isinstance(c, dict):
             system = c.get("system")
             code = c.get("code")
@@ -311,21 +318,58 @@ def reference_key(reference: Any) -> str | None:
 # -- the index ----------------------------------------------------------------
 
 
+def _id_of(resource: Mapping[str, Any]) -> str | None:
+    """The id a reference would name (``str`` or a non-bool ``int``), or None."""
+    rid = resource.get("id")
+    if isinstance(rid, str):
+        return rid or None
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        return str(rid)
+    return None
+
+
 @dataclass
 class ResourceIndex:
-    """The usable resources of one call, by type and by ``Type/id``, and what was dropped and why."""
+    """The usable resources of one call, by type and by ``Type/id``, and what was dropped and why.
+
+    Only ``by_type`` is built while indexing. Few calls resolve a reference (lesion focus,
+    ``derivedFrom``), and those only into small types, so the id map of a type is built the
+    first time a reference into that type is resolved.
+    """
 
     by_type: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
-    by_ref: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     ignored: int = 0  # entered-in-error and non-counting statuses
+    _ids: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict, init=False, repr=False,
+                                                           compare=False)
 
     def of_type(self, rtype: str) -> list[Mapping[str, Any]]:
         return self.by_type.get(rtype, [])
 
+    def ids_of(self, rtype: str) -> dict[str, Mapping[str, Any]]:
+        """id → resource for one type (the last one wins when an id repeats)."""
+        ids = self._ids.get(rtype)
+        if ids is None:
+            ids = self._ids[rtype] = {}
+            for res in self.by_type.get(rtype, ()):
+                rid = _id_of(res)
+                if rid is not None:
+                    ids[rid] = res
+        return ids
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        """The resource for a ``Type/id`` key, or None."""
+        rtype, _, rid = key.partition("/")
+        return self.ids_of(rtype).get(rid) if rid else None
+
     def resolve(self, reference: Any) -> Mapping[str, Any] | None:
         key = reference_key(reference)
-        return self.by_ref.get(key) if key else None
+        return self.get(key) if key else None
+
+    @property
+    def by_ref(self) -> dict[str, Mapping[str, Any]]:
+        """Every indexed resource with an id, by ``Type/id`` (built on each access: for tests and tools)."""
+        return {f"{rtype}/{rid}": res for rtype in self.by_type for rid, res in self.ids_of(rtype).items()}
 
 
 def index_resources(resources: Iterable[Any]) -> ResourceIndex:
@@ -340,8 +384,21 @@ def index_resources(resources: Iterable[Any]) -> ResourceIndex:
     return index
 
 
-def _index_into(index: ResourceIndex, items: list, label: str) -> None:
-    by_type, by_ref, problems = index.by_type, index.by_ref, index.problems
+def _counts(res: Mapping[str, Any], rtype: str) -> bool:
+    """Whether a resource is a record of something that happened or is ongoing (see COUNTING_STATUS)."""
+    st = res.get("status")
+    st = st.strip() if isinstance(st, str) else ""
+    if st == ENTERED_IN_ERROR:
+        return False
+    allowed = COUNTING_STATUS.get(rtype)
+    if allowed is not None:
+        return st in allowed
+    return rtype != "Condition" or _status_code(res.get("verificationStatus")) != ENTERED_IN_ERROR
+
+
+def _index_into(index: ResourceIndex, items: Iterable[Any], label: str) -> None:
+    """The hot loop of indexing: one pass, one status check and one list append per resource."""
+    by_type, problems = index.by_type, index.problems
     for i, res in enumerate(items):
         if not isinstance(res, dict):
             problems.append(f"{label} #{i}: not a JSON object ({type(res).__name__})")
@@ -354,18 +411,10 @@ def _index_into(index: ResourceIndex, items: list, label: str) -> None:
         if not isinstance(rtype, str) or not rtype:
             problems.append(f"{label} #{i}: no resourceType")
             continue
-        st = res.get("status")
-        st = st.strip() if isinstance(st, str) else ""
-        allowed = COUNTING_STATUS.get(rtype)
-        if st == ENTERED_IN_ERROR or (allowed is not None and st not in allowed) or (
-            rtype == "Condition" and _status_code(res.get("verificationStatus")) == ENTERED_IN_ERROR
-        ):
+        if not _counts(res, rtype):
             index.ignored += 1
             continue
         bucket = by_type.get(rtype)
         if bucket is None:
             bucket = by_type[rtype] = []
         bucket.append(res)
-        rid = res.get("id")
-        if (isinstance(rid, str) and rid) or (isinstance(rid, int) and not isinstance(rid, bool)):
-            by_ref[f"{rtype}/{rid}"] = res

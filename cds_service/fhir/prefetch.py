@@ -258,22 +258,17 @@ def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
 
     The hot path: one pass over every prefetched resource, plain ``dict`` checks,
     no copies. Bundle entries are read here directly (search-outcome
-    OperationOutcomes skipped, as in :func:`bundle_resources`).
+    OperationOutcomes skipped, as in :func:`bundle_resources`). The ids seen are
+    kept per resource type, so no key object is built per resource.
     """
-    seen: set[tuple[Any, Any]] = set()
-    add = seen.add
+    seen: dict[Any, set[Any]] = {}
     out: list[Mapping[str, Any]] = []
     append = out.append
     for slot in slots:
         if slot.entries is None:
             for resource in slot.resources:
-                rid = resource.get("id")
-                if rid:
-                    key = (resource.get("resourceType"), rid)
-                    if key in seen:
-                        continue
-                    add(key)
-                append(resource)
+                if _first_time(seen, resource.get("resourceType"), resource.get("id")):
+                    append(resource)
             continue
         for entry in slot.entries:
             resource = entry.get("resource") if type(entry) is dict else None
@@ -282,11 +277,19 @@ def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
             rtype = resource.get("resourceType")
             if rtype == "OperationOutcome" and (entry.get("search") or {}).get("mode") == "outcome":
                 continue
-            rid = resource.get("id")
-            if rid:
-                key = (rtype, rid)
-                if key in seen:
-                    continue
-                add(key)
-            append(resource)
+            if _first_time(seen, rtype, resource.get("id")):
+                append(resource)
     return tuple(out)
+
+
+def _first_time(seen: dict[Any, set[Any]], rtype: Any, rid: Any) -> bool:
+    """Whether ``rtype/rid`` was not seen before (and note it); a resource without an id always counts."""
+    if not rid:
+        return True
+    ids = seen.get(rtype)
+    if ids is None:
+        ids = seen[rtype] = set()
+    elif rid in ids:
+        return False
+    ids.add(rid)
+    return True

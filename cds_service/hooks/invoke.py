@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+import orjson
 from flask import Blueprint, Response, g, request
 
 from cds_service.engine import Engine, Evaluation
@@ -47,6 +48,15 @@ def evaluate_request(engine: Engine, resolver: PrefetchResolver, service: Servic
     return engine.evaluate(service, body["context"], data, now=now, language=language)
 
 
+def dump_json(response: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON of a response: orjson, or the standard library for what orjson refuses
+    (non-text keys, integers beyond 64 bits), so every response that could be sent still is."""
+    try:
+        return orjson.dumps(response)
+    except orjson.JSONEncodeError:
+        return json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 bp.before_request(require_jwt)
 
 
@@ -58,11 +68,15 @@ def invoke(service_id: str) -> Response:
     hook_instance = body.get("hookInstance")
     if isinstance(hook_instance, str):
         g.hook_instance = hook_instance[:100]
+    # Read only what this call needs: most calls send no Accept-Language, and the allowed FHIR
+    # servers only matter when the request names a fhirServer (each costs a header parse).
+    language = state.config.language
+    if "Accept-Language" in request.headers:
+        language = choose_language(request.accept_languages, language)
+    extra_allowed = state.extra_allowed_fhir(request.host_url) if body.get("fhirServer") else ()
     evaluation = evaluate_request(
         state.engine, state.resolver, service, body,
-        now=state.clock(),
-        language=choose_language(request.accept_languages, state.config.language),
-        extra_allowed=state.extra_allowed_fhir(request.host_url),
+        now=state.clock(), language=language, extra_allowed=extra_allowed,
     )
     response = evaluation.response
     issued = issued_cards_of(response, service.id, service.hook, evaluation.context.now)
@@ -71,4 +85,4 @@ def invoke(service_id: str) -> Response:
         state.metrics.cards.labels(service=service.id, rule=card.rule_id).inc()
     for key in evaluation.facts.unavailable_sources:
         state.metrics.prefetch_unavailable.labels(key=key).inc()
-    return Response(json.dumps(response, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
+    return Response(dump_json(response), mimetype="application/json")

@@ -7,11 +7,13 @@ orders while the clinician is still choosing (see cds-hooks.md §8).
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+import orjson
 from flask import Request
 
 from cds_service.errors import BadRequest, UnsupportedMediaType
@@ -31,13 +33,30 @@ FHIR_AUTHORIZATION_REQUIRED = ("access_token", "token_type", "scope", "subject")
 OUTCOMES = ("accepted", "overridden")
 
 
+def parse_json(data: bytes) -> Any:
+    """JSON text → Python values; ``ValueError`` when it is not JSON.
+
+    orjson reads a large prefetch several times faster than the standard library. A few bodies
+    it refuses are accepted by the standard library (which Flask's ``get_json`` uses): NaN and
+    Infinity, integers beyond 64 bits, UTF-16/32 text. Those are read by :func:`json.loads`, so
+    exactly the same bodies are accepted as before.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def read_json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object: 415 when not JSON, 400 when malformed. Parsed once."""
     if not request.is_json:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.mimetype or 'none'!r}"
         )
-    body = request.get_json(silent=True)
+    try:
+        body = parse_json(request.get_data())
+    except ValueError:
+        body = None
     if body is None:
         raise BadRequest("The body is not valid JSON")
     if not isinstance(body, dict):
