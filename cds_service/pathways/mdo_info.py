@@ -223,6 +223,34 @@ def note_text(facts: Facts, language: str) -> str:
     )
 
 
-def referral_note(facts: Facts) -> LocalizedText:
-    """The note for an MDO-referral ServiceRequest, in both languages."""
-    return LocalizedText({lang: note_text(facts, lang) for lang in ("nl", "en")})
+class ReferralNote:
+    """The note for an MDO-referral ServiceRequest, written only when a card is rendered.
+
+    Pathways propose the referral on several branches of a walk but only the cards
+    that are sent are rendered, so the note is composed lazily, in the card's
+    language (the renderer localises any value with ``in_language``).
+    """
+
+    __slots__ = ("_facts",)
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts = facts
+
+    def in_language(self, language: str) -> str:
+        return note_text(self._facts, language)
+
+    def __eq__(self, other: object) -> bool:  # the same facts give the same note (walk branches compare findings)
+        return isinstance(other, ReferralNote) and other._facts is self._facts
+
+    def __hash__(self) -> int:
+        return id(self._facts)
+
+    get = in_language
+
+    def __str__(self) -> str:
+        return self.in_language("en")
+
+
+def referral_note(facts: Facts) -> ReferralNote:
+    """The note for an MDO-referral ServiceRequest (composed when rendered, in the card's language)."""
+    return ReferralNote(facts)
