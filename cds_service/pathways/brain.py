@@ -176,9 +176,13 @@ def _treatment_sections(facts: Facts, mdo: Combined) -> list[Combined]:
 
 
 def _refers_to_mdo(findings: list[Finding]) -> bool:
-    """A card that proposes a referral to the neuro-oncology MDO: then the MDO information matters."""
+    """A neuro-oncology MDO card fires: then the MDO information matters (catalog 1f: "whenever an MDO card fires").
+
+    Every variant counts, also one saying the MDO was already held; a recurrence card that sends the
+    patient to the organ-specific MDO (triage outside the neuro-oncology MDO) does not.
+    """
     return any(
-        f.rule_id in (MDO_NEURO, RECURRENCE_MDO) and any(s.label_key == "refer-mdo" for s in f.suggestions)
+        f.rule_id == MDO_NEURO or (f.rule_id == RECURRENCE_MDO and f.variant != "organ")
         for f in findings
     )
 

@@ -118,7 +118,8 @@ BRANCHES = [
     ("MDO information missing", dict(anticoagulation=None, relevant_comorbidity=None),
      {NEURO, SRS, RPA, "BM-MDO-INFO-MISSING"}),
     ("no MDO information card without an MDO card", dict(kps=60, anticoagulation=None), {RESTRAINT, RPA}),
-    ("no MDO information card after the MDO", dict(mdo_discussed=True, anticoagulation=None), {NEURO, RPA}),
+    ("MDO information card also after the MDO (1f: whenever an MDO card fires)",
+     dict(mdo_discussed=True, anticoagulation=None), {NEURO, RPA, "BM-MDO-INFO-MISSING"}),
 ]
 
 
