@@ -354,15 +354,17 @@ def _suspect(facts: Facts, symptoms: frozenset[str], recorded_suspicion: bool, t
             suggestions=suggestions,
         )
     ]
-    if conclusive == ["negative"]:
+    # Catalog §4: "exactly one CSF cytology has been done, negative"; the mapping counts every result
+    # (an inconclusive one too), so an inconclusive plus a negative is two punctures, not one.
+    if tuple(csf) == ("negative",):
         findings.append(
             Finding(
                 rule_id=REPEAT_CSF,
                 facts_used=tuple(n for n in ("csf_cytology_results", "lm_symptoms", "leptomeningeal_metastases")
                                  if facts.known(n)),
-                trace=(*trace[:-1], tr("S4: precies één (conclusieve) liquorcytologie, negatief, en de verdenking "
+                trace=(*trace[:-1], tr("S4: precies één liquorcytologie, negatief, en de verdenking "
                                        "blijft bestaan → herhaal de lumbaalpunctie",
-                                       "S4: exactly one (conclusive) CSF cytology, negative, and the suspicion "
+                                       "S4: exactly one CSF cytology, negative, and the suspicion "
                                        "persists → repeat the lumbar puncture")),
                 params=params,
                 suggestions=(
