@@ -1,7 +1,7 @@
 """The ``cds-service`` command line.
 
 - ``serve``: the development server (werkzeug; JWT optional, demo FHIR on by default);
-  production runs under gunicorn (``cds_service.wsgi:app``, see docs/protocol.md);
+  production runs under gunicorn (``cds_service.wsgi:app``, see the README, "Production");
 - ``evaluate REQUEST.json``: one hook request without HTTP — prints the facts
   (value, status, date, source) and then the cards;
 - ``feedback-report``: accepted / overridden counts and override reasons per rule id;

@@ -2,8 +2,8 @@
 
 Every setting is validated when the configuration is built, so a wrong value
 stops the service at startup with a message that names the variable, instead
-of failing later in front of a clinician. The table of variables is in
-``docs/protocol.md`` (README "Configuration").
+of failing later in front of a clinician. The table of variables is in the
+README, "Configuration".
 
 Precedence: environment variable > TOML file (``CDS_CONFIG_FILE``; keys are the
 variable names without the ``CDS_`` prefix, lower case, e.g. ``jwt_required =

@@ -1,4 +1,4 @@
-"""The "Five-minute local demo" of docs/integration.md, run as written.
+"""The "Five-minute local demo" of the README, run as written.
 
 Its ``cds-service load-fixtures`` and ``cds-service sandbox`` lines are taken
 from the document and run against a fresh FHIR server (ports swapped for free
@@ -26,7 +26,7 @@ from live_servers import REPO, LiveServer, NodeFhirServer
 
 pytestmark = pytest.mark.integration
 
-DOC = REPO / "docs" / "integration.md"
+DOC = REPO / "README.md"
 DOC_FHIR = "http://127.0.0.1:8090/fhir"
 DOC_SERVICE = "http://127.0.0.1:8080"
 KNOWN_COMMANDS = (
@@ -59,7 +59,7 @@ COMMANDS = demo_commands()
 
 def test_the_demo_uses_only_known_commands() -> None:
     unknown = [c for c in COMMANDS if not c.startswith(KNOWN_COMMANDS)]
-    assert not unknown, f"docs/integration.md has commands this test does not run or check: {unknown}"
+    assert not unknown, f"the README demo has commands this test does not run or check: {unknown}"
     assert (REPO / "integration" / "fhir-server" / "server.mjs").is_file()
     assert any(c.startswith("cds-service load-fixtures") for c in COMMANDS)
     assert sum(c.startswith("cds-service sandbox") for c in COMMANDS) >= 3
