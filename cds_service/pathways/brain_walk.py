@@ -117,9 +117,56 @@ def _yes_no(value: bool, language: str = "en") -> str:
     return _WORDS[language]["yes" if value else "no"]
 
 
+class _ComposedText(LocalizedText):
+    """A trace line worded per language, composed only when a language is asked for.
+
+    Most trace lines of a walk belong to branches whose findings are dropped or merged, so the
+    text is built lazily (the renderer asks for one language). It behaves as the equivalent
+    :class:`LocalizedText`: equality and hash go over the composed texts.
+    """
+
+    def __init__(self, compose: Callable[[str], str]) -> None:  # noqa: D107 (no dataclass init: lazy)
+        object.__setattr__(self, "_compose", compose)
+        object.__setattr__(self, "_cache", {})
+
+    def _in(self, language: str) -> str:
+        cache = self._cache
+        text = cache.get(language)
+        if text is None:
+            text = cache[language] = self._compose(language)
+        return text
+
+    @property  # type: ignore[override]
+    def texts(self) -> dict[str, str]:
+        return {lang: self._in(lang) for lang in LANGUAGES}
+
+    def get(self, language: str) -> str:
+        if language in LANGUAGES:
+            text = self._in(language)
+            if text:
+                return text
+        return LocalizedText.get(self, language)
+
+    in_language = get
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LocalizedText):
+            return self.texts == other.texts
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.texts.items())))
+
+    def __str__(self) -> str:
+        return self.get("en")
+
+    def __repr__(self) -> str:
+        return f"LocalizedText(texts={self.texts!r})"
+
+
 def _per_language(compose: Callable[[str], str]) -> LocalizedText:
-    """A trace line composed once per language."""
-    return LocalizedText({lang: compose(lang) for lang in LANGUAGES})
+    """A trace line composed per language (lazily, when a language is asked for)."""
+    return _ComposedText(compose)
 
 
 class Walk:
@@ -143,20 +190,20 @@ class Walk:
         may be plain or worded per language; the answer words (ja/nee, yes/no) are added per language.
         """
         forked: list[Atom] = []
+        expr_atoms = tuple(atoms(expr))
         answer = evaluate(expr, self.assumed)
         while answer is None:
-            atom = next(a for a in atoms(expr) if a.value is None and a.key not in self.assumed)
+            atom = next(a for a in expr_atoms if a.value is None and a.key not in self.assumed)
             if self._used >= len(self._choices):
                 raise _Fork(atom, step, question)
             self.assumed[atom.key] = self._choices[self._used]
             self._used += 1
             forked.append(atom)
             answer = evaluate(expr, self.assumed)
-        for atom in atoms(expr):
-            if atom.value is None:
-                self.unknown_facts.extend(f for f in atom.facts if f not in self.unknown_facts)
-        unknown = [a for a in atoms(expr) if a.value is None]
-        assumed = dict(self.assumed)
+        unknown = [a for a in expr_atoms if a.value is None]
+        for atom in unknown:
+            self.unknown_facts.extend(f for f in atom.facts if f not in self.unknown_facts)
+        assumed = {a.key: self.assumed[a.key] for a in forked}
 
         def line(lang: str) -> str:
             w = _WORDS[lang]
