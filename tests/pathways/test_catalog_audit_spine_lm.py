@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cds_service.pathways import leptomeningeal, spine
-from tests.pathways.test_spine_routing import CTX, NOW, OLD, ago, patient
+from .spine_support import CTX, NOW, OLD, ago, patient
 
 RECENT = dict(onset=ago(hours=3), recorded=ago(hours=2))  # presentation recorded 2 h ago
 ALL_SINS = dict(location=3, pain=3, bone_lesion=2, alignment=2, collapse=3, posterolateral=0)  # 13

@@ -7,43 +7,24 @@ from typing import Any
 
 import pytest
 
-from cds_service.facts.model import Fact, Facts
+from cds_service.facts.model import Facts
 from cds_service.pathways import spine
 from cds_service.pathways.model import DraftOrder, EvalContext
 from cds_service.pathways.spine_mri import plan
 
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
-CTX = EvalContext(now=NOW)
+from .spine_support import CTX, NOW, ago, at, facts_of  # noqa: F401
 
-
-def ago(hours: float = 0, days: float = 0) -> datetime:
-    return NOW - timedelta(hours=hours, days=days)
-
-
-def at(value: Any, onset: datetime | None = None, recorded: datetime | None = None, **attrs: Any) -> tuple:
-    """A presentation value with its timing attrs."""
-    extra = {k: v for k, v in (("onset", onset), ("recorded", recorded)) if v is not None}
-    return value, {**extra, **attrs}
+SUSPECTED: dict[str, Any] = {
+    "spinal_metastases": (True, {"suspected": True}),
+    "primary_tumour": "breast",
+    "dexamethasone_active": False,
+    "adequate_spine_imaging": False,
+}
 
 
 def patient(**values: Any) -> Facts:
     """Suspected spinal metastases, known primary, no dexamethasone, no spine imaging — plus ``values``."""
-    base: dict[str, Any] = {
-        "spinal_metastases": (True, {"suspected": True}),
-        "primary_tumour": "breast",
-        "dexamethasone_active": False,
-        "adequate_spine_imaging": False,
-    }
-    base.update(values)
-    out = {}
-    for name, value in base.items():
-        if value is None:
-            continue
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
-            out[name] = Fact.of(name, value[0], attrs=value[1])
-        else:
-            out[name] = Fact.of(name, value)
-    return Facts(values=out, now=NOW)
+    return facts_of(SUSPECTED, **values)
 
 
 def ids(findings) -> list[str]:
