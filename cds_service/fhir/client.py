@@ -95,7 +95,8 @@ def bundle_resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    links = bundle.get("link")
+    for link in links if type(links) is list else ():
         if type(link) is dict and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None

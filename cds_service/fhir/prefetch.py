@@ -201,14 +201,18 @@ class PrefetchResolver:
                 return slot
             rtype = value.get("resourceType") if isinstance(value, dict) else None
             if rtype == "Bundle":
-                if next_link(value) is None:
-                    slot.entries = value.get("entry") or ()
+                entries = value.get("entry", [])
+                if not isinstance(entries, list):
+                    slot.why_fetch = "the prefetched Bundle's entry is not a list"
+                elif next_link(value) is None:
+                    slot.entries = entries
                     return slot
-                slot.fetch, slot.bundle, slot.why_fetch = "follow", value, "the prefetched Bundle has more pages"
-                return slot
-            if rtype == "OperationOutcome":
+                else:
+                    slot.fetch, slot.bundle, slot.why_fetch = "follow", value, "the prefetched Bundle has more pages"
+                    return slot
+            elif rtype == "OperationOutcome":
                 slot.why_fetch = "prefetch held an OperationOutcome"
-            elif rtype:
+            elif isinstance(rtype, str) and rtype:
                 slot.resources = (value,)
                 return slot
             else:
@@ -275,7 +279,8 @@ def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
             if type(resource) is not dict:
                 continue
             rtype = resource.get("resourceType")
-            if rtype == "OperationOutcome" and (entry.get("search") or {}).get("mode") == "outcome":
+            search = entry.get("search")
+            if rtype == "OperationOutcome" and type(search) is dict and search.get("mode") == "outcome":
                 continue
             if _first_time(seen, rtype, resource.get("id")):
                 append(resource)
@@ -283,8 +288,8 @@ def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
 
 
 def _first_time(seen: dict[Any, set[Any]], rtype: Any, rid: Any) -> bool:
-    """Whether ``rtype/rid`` was not seen before (and note it); a resource without an id always counts."""
-    if not rid:
+    """Whether ``rtype/rid`` was not seen before (and note it); a resource without a usable id always counts."""
+    if not rid or type(rid) is not str or type(rtype) is not str:
         return True
     ids = seen.get(rtype)
     if ids is None:

@@ -314,3 +314,30 @@ def test_brain_service_fetches_every_missing_key_once(resolver):
     data = resolver.resolve(BRAIN, request(None, FHIR, "tok"))
     assert data.resources == (res("Patient", "p1"),)
     assert len(responses.calls) == len(BRAIN.prefetch_keys)
+
+
+# -- malformed client prefetch never crashes the resolver ----------------------------------------
+
+@pytest.mark.parametrize("broken, why", [
+    ({"resourceType": "Bundle", "type": "searchset", "entry": 1}, "entry is not a list"),
+    ({"resourceType": "Bundle", "type": "searchset", "entry": {"resource": {}}}, "entry is not a list"),
+])
+def test_a_bundle_whose_entry_is_not_a_list_is_fetched_or_missing(resolver, broken, why):
+    prefetch = full()
+    prefetch["conditions"] = broken
+    with pytest.raises(PreconditionFailed) as info:  # required key, no fhirServer to fetch it from
+        resolver.resolve(LEPTO, request(prefetch))
+    assert [m["key"] for m in info.value.body()["missing"]] == ["conditions"]
+
+
+@pytest.mark.parametrize("odd", [
+    {"resourceType": "Bundle", "link": 3, "entry": []},
+    {"resourceType": "Bundle", "entry": [{"search": "x", "resource": {"resourceType": "OperationOutcome"}}]},
+    {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Condition", "id": {"a": 1}}},
+                                         {"resource": {"resourceType": ["x"], "id": "c1"}}, 7, {"resource": 7}]},
+])
+def test_odd_bundle_parts_are_skipped_not_fatal(resolver, odd):
+    prefetch = full()
+    prefetch["conditions"] = odd
+    data = resolver.resolve(LEPTO, request(prefetch))
+    assert "conditions" not in data.unavailable
