@@ -121,8 +121,23 @@ def build_create(kind: str, params: Mapping[str, Any], ctx: EvalContext, templat
     return resource
 
 
+def _pruned(value: Any) -> Any:
+    """``value`` without nulls, empty strings, lists and objects (invalid in FHIR JSON and on a card)."""
+    if isinstance(value, dict):
+        items = ((k, _pruned(v)) for k, v in value.items())
+        return {k: v for k, v in items if v is not None and v != "" and v != [] and v != {}}
+    if isinstance(value, list):
+        items = (_pruned(v) for v in value)
+        return [v for v in items if v is not None and v != "" and v != [] and v != {}]
+    return value
+
+
 def build_update(order_resource: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
-    """The whole draft resource with the changed fields, for an ``update`` action."""
-    resource = copy.deepcopy(dict(order_resource))
+    """The whole draft resource with the changed fields, for an ``update`` action.
+
+    Drafts come from the EHR as they are (half-filled ones included); empty parts are left out so
+    the resource, and with it the card, stays valid.
+    """
+    resource = _pruned(copy.deepcopy(dict(order_resource)))
     _apply_request_params(resource, params)
     return resource

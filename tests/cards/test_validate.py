@@ -210,3 +210,22 @@ def test_fact_values_derivations_and_notes_are_worded_per_language():
     assert "mammacarcinoom" in detail_nl and "breast cancer" in detail_en
     assert "afgeleid van laesiemetingen" in detail_nl
     assert "negatief, positief" in detail_nl  # chronological order kept
+
+
+def test_update_action_leaves_out_the_empty_parts_of_a_half_filled_draft():
+    """EHRs send half-filled drafts; the updated resource on the card must not carry nulls or empties."""
+    from datetime import datetime, timezone
+
+    from cds_service.cards.actions import build_update
+    from cds_service.cards.validate import check_action
+
+    draft = {"resourceType": "ServiceRequest", "id": "mri1", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/p1"}, "authoredOn": None, "note": [],
+             "code": {"coding": [{}, {"system": "http://loinc.org", "code": "24935-9"}], "text": ""}}
+    deadline = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+    resource = build_update(draft, {"priority": "stat", "occurrence_before": deadline})
+    assert "authoredOn" not in resource and "note" not in resource
+    assert resource["code"] == {"coding": [{"system": "http://loinc.org", "code": "24935-9"}]}
+    assert resource["priority"] == "stat" and resource["occurrencePeriod"]["end"].startswith("2026-11-25T09:00")
+    check_action({"type": "update", "description": "MRI", "resource": resource}, "action")
+    assert draft["authoredOn"] is None  # the request's own data is not changed
