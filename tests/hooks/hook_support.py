@@ -20,9 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-import pytest
 
-from cds_service.app import create_app
 from cds_service.cards.actions import load_order_templates
 from cds_service.cards.templates import TemplateSet, load_templates
 from cds_service.config import Config
