@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-
 from cds_service.cards.actions import load_order_templates
 from cds_service.cards.templates import TemplateSet, load_templates
 from cds_service.config import Config
