@@ -1,27 +1,44 @@
 # Two commands on a fresh machine (see README):
 #   make run    install into .venv and start the service (SQLite feedback store, bundled demo fixtures)
 #   make test   install (incl. the Node FHIR server for the integration tests) and run every test
+# HOST and PORT choose where `make run` listens: make run PORT=9000 (or PORT=9000 in the environment).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+# What the installed package is built from: reinstall only when one of these changed.
+SOURCES := pyproject.toml LICENSE README.md $(shell find cds_service mappings cards fixtures -type f \
+	\( -name '*.py' -o -name '*.yaml' -o -name '*.json' \) -not -path '*/__pycache__/*' -not -path 'fixtures/gen/*')
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
+NODE_MODULES := integration/fhir-server/node_modules/.package-lock.json
 
 .PHONY: install install-test fhir-server run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 
 # A plain (non-editable) install: the tests run against the wheel, so package data must be complete.
-install: $(BIN)/python
-	$(BIN)/python -m pip install -q .
+$(INSTALLED): $(BIN)/python $(SOURCES)
+	$(PIP) .
+	@touch $@
 
-install-test: $(BIN)/python
-	$(BIN)/python -m pip install -q '.[test]'
+$(INSTALLED_TEST): $(BIN)/python $(SOURCES)
+	$(PIP) '.[test]'
+	@touch $@ $(INSTALLED)
 
-fhir-server:
+install: $(INSTALLED)
+
+install-test: $(INSTALLED_TEST)
+
+$(NODE_MODULES): integration/fhir-server/package-lock.json
 	npm ci --prefix integration/fhir-server --no-audit --no-fund --loglevel=error
+
+fhir-server: $(NODE_MODULES)
 
 run: install
 	$(BIN)/cds-service serve --host $(HOST) --port $(PORT)

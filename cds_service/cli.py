@@ -6,7 +6,7 @@
   (value, status, date, source) and then the cards;
 - ``feedback-report``: accepted / overridden counts and override reasons per rule id;
 - ``rules``: every rule id with its card template's source, indicator, area and services;
-- ``sandbox`` and ``load-fixtures`` come from :mod:`cds_service.ehr_cli`.
+- ``sandbox``, ``load-fixtures`` and ``token`` come from :mod:`cds_service.ehr_cli`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from cds_service import __version__
 from cds_service.config import Config, ConfigError
 from cds_service.errors import CdsError
 from cds_service.services import SERVICES, SERVICES_BY_ID, Service
+from cds_service.terminal import printable
 
 log = logging.getLogger("cds_service.cli")
 
@@ -55,7 +56,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port (1–65535).")
 @click.option("--demo-fhir/--no-demo-fhir", default=None,
               help="Serve the bundled fixtures as a read-only FHIR API at /demo/fhir (default: on).")
 def serve(host: str, port: int, demo_fhir: bool | None) -> None:
@@ -73,14 +74,26 @@ def serve(host: str, port: int, demo_fhir: bool | None) -> None:
     if not config.jwt_required:
         log.warning("development server without JWT verification (set CDS_JWT_REQUIRED=true and "
                     "CDS_TRUSTED_ISSUERS to turn it on)")
-    app = create_app(config)
+    app = _startup(create_app, config)
     click.echo(f"CDS Hooks discovery: http://{host}:{port}/cds-services", err=True)
     if config.demo_fhir:
         click.echo(f"Demo FHIR server:    http://{host}:{port}/demo/fhir", err=True)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RedactingRequestHandler)
+    except OSError as exc:  # port in use, address not available, no permission
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:
         app.extensions["cds"].close()
+
+
+def _startup(factory, *args: Any, **kwargs: Any):
+    """Build something at startup; a configuration or database problem is one line and exit code 1."""
+    from cds_service.feedback_store import StoreUnavailable
+
+    try:
+        return factory(*args, **kwargs)
+    except (ConfigError, StoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # -- evaluate ---------------------------------------------------------------------------
@@ -121,11 +134,12 @@ def fact_rows(facts) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str:
+    """A table cell: one line, without control characters (values can come from records and EHRs)."""
     if value is None:
         return "—"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
+        return ", ".join(printable(v) for v in value) or "(none)"
+    return printable(value)
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -187,7 +201,8 @@ def evaluate(request_file: Path, service_ids: tuple[str, ...], now_text: str | N
             try:
                 ev = evaluate_request(engine, resolver, service, body, now=now, language=language or config.language)
             except CdsError as exc:
-                click.echo(f"{service.id}: HTTP {exc.status} {json.dumps(exc.body(), ensure_ascii=False)}", err=True)
+                click.echo(f"{service.id}: HTTP {exc.status} {printable(json.dumps(exc.body(), ensure_ascii=False))}",
+                           err=True)
                 sys.exit(2)
             results.append((service, ev))
     finally:
@@ -201,32 +216,43 @@ def evaluate(request_file: Path, service_ids: tuple[str, ...], now_text: str | N
         click.echo(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
         return
     for service, ev in results:
-        _print_evaluation(service, ev, now)
+        _print_evaluation(service, ev, now, language or config.language)
 
 
-def _print_evaluation(service: Service, ev, now: datetime) -> None:
-    click.secho(f"== {service.id} ({service.hook}) at {now.isoformat()}", bold=True)
+def _print_evaluation(service: Service, ev, now: datetime, language: str) -> None:
+    """Facts as a table, then the cards as the sandbox shows them (Markdown rendered, wrapped, NO_COLOR)."""
+    from rich import box
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    from cds_service.ehr.render import card_renderable
+    from cds_service.terminal import console
+
+    out = console()
+    out.print(Text(f"== {service.id} ({service.hook}) at {now.isoformat()}", "bold"))
     rows = fact_rows(ev.facts)
-    click.echo(f"\nFacts ({len(rows)}):")
-    click.echo(_table(("fact", "value", "status", "date", "source"),
-                      [(r["name"], r["value"], r["status"], r["date"], r["source"]) for r in rows]))
+    table = Table(Column("fact", no_wrap=True), Column("value", overflow="fold"), Column("status", no_wrap=True),
+                  *(Column(h, overflow="fold") for h in ("date", "source")),
+                  title=f"Facts ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False)
+    for r in rows:
+        table.add_row(*(Text(_text(r[k])) for k in ("name", "value", "status", "date", "source")))
+    out.print()
+    out.print(table)
     facts = ev.facts
-    click.echo(f"\nlesions: {len(facts.lesions)}, treatments: {len(facts.treatments)}, "
-               f"MDO discussions: {len(facts.mdo_discussions)}")
+    out.print(Text(f"lesions: {len(facts.lesions)}, treatments: {len(facts.treatments)}, "
+                   f"MDO discussions: {len(facts.mdo_discussions)}"))
     if facts.unavailable_sources:
-        click.echo("unavailable prefetch keys: " + ", ".join(sorted(facts.unavailable_sources)))
+        out.print(Text("unavailable prefetch keys: " + ", ".join(sorted(facts.unavailable_sources))))
     for problem in facts.problems:
-        click.echo(f"unusable: {problem}")
+        out.print(Text(f"unusable: {printable(problem)}"))
     cards = ev.response["cards"]
-    click.echo(f"\nCards ({len(cards)}):")
+    out.print()
+    out.print(Text(f"Cards ({len(cards)}):", "bold"))
     for card in cards:
-        rule = card["source"].get("topic", {}).get("code", "?")
-        click.secho(f"\n[{card['indicator']}] {rule}: {card['summary']}", bold=True)
-        if card.get("detail"):
-            click.echo("    " + card["detail"].replace("\n", "\n    "))
-        for suggestion in card.get("suggestions", ()):
-            click.echo(f"    → {suggestion['label']}")
-    click.echo("")
+        out.print()
+        out.print(card_renderable(card, language))
+    out.print()
 
 
 # -- feedback-report --------------------------------------------------------------------
@@ -239,9 +265,12 @@ def feedback_report(database: str | None, as_json: bool) -> None:
     from cds_service.feedback_store import FeedbackStore
 
     config = _config(database=database)
-    store = FeedbackStore.open(config.database)
+    store = _startup(FeedbackStore.open, config.database)
     try:
         report = store.report()
+    except Exception as exc:  # noqa: BLE001 — sqlite3/psycopg errors: the database went away after opening
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise click.ClickException(f"feedback report failed ({type(exc).__name__}): {detail}") from None
     finally:
         store.close()
     if as_json:
@@ -357,6 +386,7 @@ def build_cli() -> click.Group:
 
     cli.add_command(ehr_cli.sandbox, "sandbox")
     cli.add_command(ehr_cli.load_fixtures, "load-fixtures")
+    cli.add_command(ehr_cli.token, "token")
     return cli
 
 

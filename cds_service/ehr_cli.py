@@ -30,9 +30,9 @@ from cds_service.ehr.fixtures import (
     service_patient_ids,
 )
 from cds_service.ehr.prefetch import run_prefetch
-from cds_service.ehr.render import render_call
+from cds_service.ehr.render import print_calls
 from cds_service.ehr.request import DEFAULT_USER, HOOKS, RequestError, build_request, read_draft_orders
-from cds_service.ehr.signing import DEFAULT_ISSUER, EhrKey, write_jwks
+from cds_service.ehr.signing import DEFAULT_ISSUER, TOKEN_LIFETIME, EhrKey, write_jwks
 
 
 def _key_dir() -> Path:
@@ -69,7 +69,7 @@ def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, tim
     try:  # a row per patient as soon as it is stored
         results = loader.load(bundles, shift, progress=lambda r: _print_row(r, titles, width))
     except FhirError as exc:
-        raise click.ClickException(f"cannot reach the FHIR server: {exc}") from None
+        raise click.ClickException(f"cannot reach the FHIR server {fhir_server}: {exc.reason}") from None
     how = "transactions" if loader.use_transactions else "single PUTs (the server refused transactions)"
     moved = f"dates moved by {shift.days:+d} days" if shift else "dates as written"
     total = sum(r.resources for r in results)
@@ -149,6 +149,7 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
         raise click.BadParameter(str(exc), param_hint="--draft-order") from None
 
     fhir = FhirRestClient(fhir_server, timeout=timeout)
+    reachable = _open_chart(fhir, patient_id)
     answers = []
     for service in chosen:
         try:
@@ -156,7 +157,7 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
                                  draft_orders=orders, selections=selections)
         except RequestError as exc:
             raise click.UsageError(str(exc)) from None
-        if prefetch and service.get("prefetch"):
+        if prefetch and reachable and service.get("prefetch"):
             result = run_prefetch(service["prefetch"], body["context"], fhir)
             for key, reason in result.failed.items():
                 click.echo(click.style(f"prefetch {key} not sent: {reason}", fg="yellow"), err=True)
@@ -174,20 +175,79 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
         raw = answers[0].body if len(answers) == 1 else {a.service_id: a.body for a in answers}
         click.echo(json.dumps(raw, indent=2, ensure_ascii=False))
     else:
-        click.echo("\n\n".join(render_call(a, hook) for a in answers))
+        print_calls(answers, hook, language)
     if not all(a.ok for a in answers):
         sys.exit(1)
 
 
-def _signer(issuer: str, key_path: Path | None):
+def _open_chart(fhir: FhirRestClient, patient_id: str) -> bool:
+    """Read the patient first, as an EHR opening the chart does. A patient the server does not know
+    ends the command (exit 1); an unreachable server is one line, and the services are called without
+    prefetch (they answer for themselves). Returns whether the FHIR server answered."""
+    try:
+        fhir.read(f"Patient/{patient_id}")
+    except FhirError as exc:
+        if exc.status == 404:
+            raise click.ClickException(f"patient {patient_id} does not exist on {fhir.base_url}") from None
+        if exc.status is None:
+            click.echo(click.style(f"FHIR server {fhir.base_url}: {exc.reason} — nothing prefetched; "
+                                   "the services will say what they could not read", fg="yellow"), err=True)
+            return False
+        click.echo(click.style(f"reading Patient/{patient_id}: {exc}", fg="yellow"), err=True)
+    return True
+
+
+def _load_key(issuer: str, key_path: Path | None, kid: str | None = None) -> EhrKey:
+    """The EHR key (created in the data directory on first use), its JWKS written beside it, and the
+    settings that make a service trust it printed on stderr."""
     path = key_path or _key_dir() / "ehr-key.pem"
     try:
-        key = EhrKey.load_or_create(path)
+        key = EhrKey.load_or_create(path, kid)
+        jwks_path = write_jwks(key, path.with_name(path.stem + "-jwks.json"))
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"JWT key {path}: {exc}") from None
-    jwks_path = write_jwks(key, path.with_name(path.stem + "-jwks.json"))
     trusted = json.dumps({issuer: f"file:{jwks_path}"})
-    click.echo(click.style("JWT: ", bold=True) + f"ES384, iss={issuer}, kid={key.kid}", err=True)
+    click.echo(click.style("JWT: ", bold=True) + f"{key.algorithm}, iss={issuer}, kid={key.kid}", err=True)
     click.echo(f"     JWKS: {jwks_path}", err=True)
     click.echo(f"     the service must trust it: CDS_JWT_REQUIRED=true CDS_TRUSTED_ISSUERS='{trusted}'", err=True)
+    return key
+
+
+def _signer(issuer: str, key_path: Path | None):
+    key = _load_key(issuer, key_path)
     return lambda aud: key.sign(iss=issuer, aud=aud)
+
+
+# -- token ------------------------------------------------------------------------------
+
+@click.command("token")
+@click.option("--service", "service_id", default=None, metavar="ID",
+              help="The service the token is for: aud = {--service-url}/cds-services/{ID}. "
+                   "Default: the discovery URL.")
+@click.option("--feedback", is_flag=True, help="For the service's feedback endpoint (…/{ID}/feedback).")
+@click.option("--service-url", default="http://127.0.0.1:8080", show_default=True, metavar="URL",
+              help="Base URL of the CDS service as the client calls it (behind a proxy: CDS_PUBLIC_BASE_URL).")
+@click.option("--aud", default=None, metavar="URL", help="The exact URL to be called (overrides --service/--service-url).")
+@click.option("--jwt-issuer", default=DEFAULT_ISSUER, show_default=True, help="The JWT's iss.")
+@click.option("--jwt-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key: P-384 EC (ES384) or RSA (RS384); created (P-384) if missing. "
+                   "Default: the sandbox's key in the service's data directory.")
+@click.option("--kid", default=None, help="Key id for the header (default: the key's RFC 7638 thumbprint, "
+                                          "as in the JWKS written beside the key).")
+@click.option("--lifetime", default=TOKEN_LIFETIME, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds until exp.")
+def token(service_id: str | None, feedback: bool, service_url: str, aud: str | None, jwt_issuer: str,
+          jwt_key: Path | None, kid: str | None, lifetime: int) -> None:
+    """Print a signed CDS Hooks JWT for one call (e.g. with curl); trust settings go to stderr.
+
+    The service accepts each token once (its jti is remembered) until exp.
+    """
+    if feedback and not service_id:
+        raise click.UsageError("--feedback needs --service")
+    if aud is None:
+        aud = service_url.rstrip("/") + "/cds-services"
+        if service_id:
+            aud += f"/{service_id}" + ("/feedback" if feedback else "")
+    key = _load_key(jwt_issuer, jwt_key, kid)
+    click.echo(f"     aud={aud}, valid {lifetime} s, for one call", err=True)
+    click.echo(key.sign(iss=jwt_issuer, aud=aud, lifetime=lifetime))

@@ -178,6 +178,17 @@ class _SQLite(_Backend):
             self.conn.close()
 
 
+def _redact(url: str) -> str:
+    """A database URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class _Postgres(_Backend):
     placeholder = "%s"
     serial = "BIGSERIAL PRIMARY KEY"
@@ -188,8 +199,8 @@ class _Postgres(_Backend):
         super().__init__()
         try:
             import psycopg
-        except ImportError:  # pragma: no cover - depends on the install
-            raise RuntimeError(
+        except ImportError:
+            raise StoreUnavailable(
                 "CDS_DATABASE is a PostgreSQL URL but psycopg is not installed: "
                 "pip install 'neuro-onc-cds[scaleout]'"
             ) from None
@@ -232,6 +243,10 @@ class _Postgres(_Backend):
 _STOP = object()
 
 
+class StoreUnavailable(RuntimeError):
+    """The feedback database cannot be opened (driver missing, server down, path not writable)."""
+
+
 class FeedbackStore:
     """Feedback and issued-card records. Thread-safe; call :meth:`close` at shutdown (flushes the queue)."""
 
@@ -248,10 +263,17 @@ class FeedbackStore:
 
     @classmethod
     def open(cls, database: str, **kw: Any) -> "FeedbackStore":
-        """``database``: a SQLite file path or a ``postgresql://`` URL."""
-        if database.startswith(("postgresql://", "postgres://")):
-            return cls(_Postgres(database), **kw)
-        return cls(_SQLite(database), **kw)
+        """``database``: a SQLite file path or a ``postgresql://`` URL. :class:`StoreUnavailable` when it
+        cannot be opened (the message names the database, never its password)."""
+        postgres = database.startswith(("postgresql://", "postgres://"))
+        try:
+            return cls(_Postgres(database) if postgres else _SQLite(database), **kw)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 — sqlite3/psycopg/OS errors: one message for the operator
+            where = _redact(database) if postgres else database
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise StoreUnavailable(f"feedback database {where} cannot be opened: {detail}") from exc
 
     @property
     def backend_name(self) -> str:

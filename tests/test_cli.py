@@ -97,11 +97,14 @@ def test_evaluate_prints_facts_then_cards(env, engine):
     assert "== brain-metastases (patient-view) at 2026-11-24T09:00:00+00:00" in out
     lines = out.splitlines()
     assert lines[3].split() == ["fact", "value", "status", "date", "source"]
+    assert "\x1b[" not in out  # not a terminal: no colours
     assert any(line.split()[:3] == ["kps", "80", "known"] and "Observation/o1" in line for line in lines)
     assert any(line.split()[:3] == ["ecog", "1", "stale"] for line in lines)
     assert any(line.split()[:3] == ["brain_metastases", "—", "unknown"] for line in lines)
     assert out.index("Facts (3)") < out.index("Cards (1)")
-    assert "[info] DATA-MISSING: Gegevens ontbreken om het richtlijnadvies te bepalen" in out
+    assert " INFO  Gegevens ontbreken om het richtlijnadvies te bepalen" in out
+    assert "[DATA-MISSING]" in out and "Bron: " in out  # the card's labels are in the card's language (nl)
+    assert "**" not in out  # the detail's Markdown is rendered, not printed raw
     assert engine.extractor.now == datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 
 
@@ -178,6 +181,39 @@ def test_feedback_report_table_and_json(env):
     data = json.loads(run("feedback-report", "--json").output)
     assert data == {"BM-MDO-NEURO": {"shown": 2, "accepted": 1, "overridden": 1, "override_reasons": [
         {"code": "emergency", "display": "Spoedsituatie", "count": 1}]}}
+
+
+def test_feedback_report_strips_control_characters_sent_by_an_ehr(env):
+    database = str(env / "feedback.sqlite3")
+    store = FeedbackStore.open(database)
+    store.add_feedback("brain-metastases", [
+        FeedbackItem("c9", "overridden", "2026-11-24T09:00:00.000Z", override_code="x\x1b[2J",
+                     override_display="Emergency\x1b]0;pwned\x07\nnext line\x9b31m")])
+    store.close()
+    result = run("feedback-report")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\x9b" not in result.output
+    assert "Emergency next line ×1" in result.output
+
+
+def test_feedback_report_with_the_database_down_is_one_line(env):
+    result = run("feedback-report", "--database", "postgresql://cds:secret@127.0.0.1:9/feedback")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: feedback database postgresql://cds:***@127.0.0.1:9/feedback cannot be "
+                                    "opened: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert "secret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_postgresql_url_without_the_driver_is_one_line(env, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the scaleout extra were not installed
+    for command in (("feedback-report", "--database", "postgresql://cds@db.example/feedback"), ("serve",)):
+        monkeypatch.setenv("CDS_DATABASE", "postgresql://cds@db.example/feedback")
+        result = run(*command)
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines()[-1] == (
+            "Error: CDS_DATABASE is a PostgreSQL URL but psycopg is not installed: "
+            "pip install 'neuro-onc-cds[scaleout]'")
 
 
 def test_feedback_report_on_an_empty_database(env):
@@ -269,9 +305,35 @@ def test_serve_reports_config_errors(env, monkeypatch):
     assert "CDS_LANGUAGE must be one of" in result.output
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1"])
+def test_serve_refuses_a_port_out_of_range(env, port):
+    result = run("serve", "--port", port)
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.output and "1<=x<=65535" in result.output
+
+
+def test_serve_reports_a_port_in_use_in_one_line(env, monkeypatch):
+    import socket
+
+    import cds_service.app
+
+    state = _StubState()
+    monkeypatch.setattr(cds_service.app, "create_app", lambda config: types.SimpleNamespace(extensions={"cds": state}))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", port)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"Port {port} is in use" in result.output.strip().splitlines()[-1]
+    assert state.closed
+
+
 def test_main_registers_every_command():
     group = cli_module.build_cli()
-    assert set(group.commands) >= {"serve", "evaluate", "feedback-report", "rules", "sandbox", "load-fixtures"}
+    assert set(group.commands) >= {"serve", "evaluate", "feedback-report", "rules", "sandbox", "load-fixtures",
+                                   "token"}
 
 
 def test_version():

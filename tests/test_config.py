@@ -192,7 +192,7 @@ def test_is_postgres():
     assert Config(database="/tmp/x.sqlite3").is_postgres is False
 
 
-def test_wsgi_entry_point_is_production(monkeypatch, tmp_path):
+def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
     import importlib
     import logging
     import sys as _sys
@@ -207,12 +207,16 @@ def test_wsgi_entry_point_is_production(monkeypatch, tmp_path):
     root_level = logging.getLogger().level
     try:
         _sys.modules.pop("cds_service.wsgi", None)
-        with pytest.raises(ConfigError, match="CDS_ALLOWED_FHIR_SERVERS must be set in production"):
+        with pytest.raises(SystemExit) as stop:  # one line and gunicorn's "App failed to load" status
             importlib.import_module("cds_service.wsgi")
+        assert stop.value.code == 4
+        assert "CDS_ALLOWED_FHIR_SERVERS must be set in production" in capsys.readouterr().err
         monkeypatch.setenv("CDS_ALLOWED_FHIR_SERVERS", "https://fhir.example.org/r4")
         _sys.modules.pop("cds_service.wsgi", None)
-        with pytest.raises(ConfigError, match="CDS_TRUSTED_ISSUERS is empty"):
+        with pytest.raises(SystemExit) as stop:  # one line and gunicorn's "App failed to load" status
             importlib.import_module("cds_service.wsgi")
+        assert stop.value.code == 4
+        assert "CDS_TRUSTED_ISSUERS is empty" in capsys.readouterr().err
         monkeypatch.setenv("CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "https://ehr.example.org/jwks"}')
         _sys.modules.pop("cds_service.wsgi", None)
         wsgi = importlib.import_module("cds_service.wsgi")

@@ -13,6 +13,8 @@ from typing import Any, Callable, Mapping
 
 import requests
 
+from cds_service.ehr.fhir import network_reason
+
 Signer = Callable[[str], str]  # audience URL -> JWT
 
 
@@ -22,13 +24,15 @@ class CdsClientError(Exception):
 
 @dataclass(frozen=True)
 class ServiceCall:
-    """One service call: where, the HTTP status, the parsed body (None if not JSON), and how long."""
+    """One service call: where, the HTTP status, the parsed body (the text if not JSON), how long, and
+    the language of the cards (the answer's ``Content-Language``, else the one asked for)."""
 
     service_id: str
     url: str
     status: int
     body: Any
     elapsed_ms: float
+    language: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -65,7 +69,7 @@ class CdsClient:
         try:
             response = self.session.get(url, headers=self._headers(url), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise CdsClientError(f"discovery at {url} failed: {type(exc).__name__}: {exc}") from None
+            raise CdsClientError(f"discovery at {url}: {network_reason(exc, self.timeout)}") from None
         if response.status_code != 200:
             raise CdsClientError(f"discovery at {url}: HTTP {response.status_code} {response.text[:300]}")
         try:
@@ -83,14 +87,15 @@ class CdsClient:
         try:
             response = self.session.post(url, json=dict(body), headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise CdsClientError(f"call to {url} failed: {type(exc).__name__}: {exc}") from None
+            raise CdsClientError(f"call to {url}: {network_reason(exc, self.timeout)}") from None
         elapsed = (time.monotonic() - started) * 1000
         try:
             parsed = response.json()
         except ValueError:
             parsed = None
         return ServiceCall(service_id=service_id, url=url, status=response.status_code,
-                           body=parsed if parsed is not None else response.text, elapsed_ms=elapsed)
+                           body=parsed if parsed is not None else response.text, elapsed_ms=elapsed,
+                           language=response.headers.get("Content-Language") or self.language)
 
 
 def services_for(services: list[dict], hook: str, service_ids: tuple[str, ...] = ()) -> list[dict]:

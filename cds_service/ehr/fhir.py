@@ -6,8 +6,9 @@ the EHR simulator must not share code paths with the service it is testing.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator, Mapping
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -17,10 +18,38 @@ FHIR_JSON = "application/fhir+json"
 class FhirError(Exception):
     """A FHIR request failed; ``status`` is the HTTP status (None when the server was not reached)."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        self.reason = reason or message  # without the URL: "cannot connect (connection refused)"
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def network_reason(exc: BaseException, timeout: float | None = None) -> str:
+    """A one-line reason for a request that got no HTTP answer (not urllib3's nested repr)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s" if timeout else "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, requests.ConnectionError):
+        found = _ERRNO_TEXT.search(str(exc))
+        return f"cannot connect ({found.group(1).strip().lower()})" if found else "cannot connect"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return f"not a usable URL ({exc})"
+    return type(exc).__name__
+
+
+def host_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, for messages that need not repeat the whole query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 def outcome_text(body: Any) -> str:
@@ -59,7 +88,8 @@ class FhirRestClient:
         try:
             response = self.session.request(method, url, json=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise FhirError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
+            reason = network_reason(exc, self.timeout)
+            raise FhirError(f"{host_of(url)}: {reason}", reason=reason) from None
         try:
             data = response.json() if response.content else {}
         except ValueError:

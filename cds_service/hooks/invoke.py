@@ -85,4 +85,4 @@ def invoke(service_id: str) -> Response:
         state.metrics.cards.labels(service=service.id, rule=card.rule_id).inc()
     for key in evaluation.facts.unavailable_sources:
         state.metrics.prefetch_unavailable.labels(key=key).inc()
-    return Response(dump_json(response), mimetype="application/json")
+    return Response(dump_json(response), mimetype="application/json", headers={"Content-Language": language})

@@ -23,15 +23,17 @@ CARD = {
 }
 
 
-def _plain(lines) -> str:
-    return click.unstyle("\n".join(lines) if isinstance(lines, list) else lines)
+def _plain(text: str) -> str:
+    return click.unstyle(text)
 
 
 def test_card_shows_everything_a_clinician_needs() -> None:
-    text = _plain(render_card(CARD))
+    text = render_card(CARD, language="en")
+    assert "\x1b[" not in text  # plain unless asked
     assert text.splitlines()[0] == " CRITICAL  Discuss in the neuro-oncology MDO before radiotherapy"
     assert "Source: Richtlijn Hersenmetastasen <https://richtlijnendatabase.nl/x>  [BM-MDO-RT]" in text
-    assert "    Line one.\n\n    - bullet" in text  # detail indented, runs of blank lines collapsed
+    assert "    Line one.  " in text or "    Line one.\n" in text
+    assert "    • bullet" in text  # the detail's Markdown is rendered (a list item), indented
     assert "Suggestions (choose at most one):" in text
     assert "  > Refer to the MDO  (recommended)" in text
     assert "create ServiceRequest: MDO referral" in text
@@ -40,10 +42,53 @@ def test_card_shows_everything_a_clinician_needs() -> None:
     assert "Override reasons: Already discussed" in text
 
 
+def test_labels_are_in_the_cards_language() -> None:
+    text = render_card(CARD, language="nl")
+    assert "Bron: Richtlijn Hersenmetastasen" in text
+    assert "Suggesties (kies er hoogstens één):" in text
+    assert "(aanbevolen)" in text
+    assert "Redenen om af te wijken: Already discussed" in text
+    assert "Source:" not in text and "Suggestions" not in text
+    call = ServiceCall("brain-metastases", "http://x", 200, {"cards": []}, 5, language="nl-NL")
+    assert "0 kaarten" in render_call(call) and "geen advies voor deze patiënt" in render_call(call)
+
+
+def test_markdown_is_rendered_and_wrapped_to_the_width() -> None:
+    detail = ("**Why this card**\n\n" + "word " * 60 + "\n\n| Fact | Value |\n|---|---|\n| KPS | 80 |")
+    text = render_card({**CARD, "detail": detail}, width=60)
+    assert "**" not in text and "|---|" not in text  # bold and the table are rendered, not shown raw
+    assert "Why this card" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 60
+    assert any(line.split() == ["KPS", "80"] for line in text.splitlines())
+
+
 def test_indicator_colours() -> None:
     for indicator, colour in (("critical", "41"), ("warning", "43"), ("info", "46")):
-        styled = render_card({"summary": "s", "indicator": indicator, "source": {"label": "x"}})[0]
-        assert f"\x1b[{colour}m" in styled  # background colour of the badge
+        styled = render_card({"summary": "s", "indicator": indicator, "source": {"label": "x"}}, color=True)
+        assert f"{colour}m" in styled.split(" s")[0]  # background colour of the badge
+
+
+def test_no_color_is_honoured(monkeypatch) -> None:
+    from cds_service.terminal import console
+    import io
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # a terminal, but the user asked for no colour
+    buffer = io.StringIO()
+    from cds_service.ehr.render import card_renderable
+
+    console(buffer).print(card_renderable({"summary": "s", "indicator": "critical", "source": {"label": "x"}}))
+    out = buffer.getvalue()
+    assert "CRITICAL" in out
+    assert not any(f"[{code}m" in out or f";{code}m" in out for code in ("31", "41", "43", "46"))
+
+
+def test_control_characters_from_the_card_are_not_printed() -> None:
+    card = {**CARD, "summary": "Evil\x1b[2J\x1b]0;title\x07 summary\u202e", "detail": "ok \x1b[31mred\x07 text",
+            "suggestions": [{"label": "go\rback\x08", "uuid": "s"}]}
+    text = render_card(card)
+    assert "\x1b" not in text and "\x07" not in text and "\x08" not in text and "\u202e" not in text
+    assert "Evil summary" in text and "ok red text" in text and "> go back" in text
 
 
 def test_render_call_with_cards() -> None:
@@ -67,9 +112,21 @@ def test_render_412_names_the_missing_keys() -> None:
     text = _plain(render_call(ServiceCall("brain-metastases", "http://x", 412, body, 7)))
     assert "HTTP 412" in text
     assert "precondition-failed: Required data could not be obtained: patient" in text
-    assert ("missing (required): patient = Patient/{{context.patientId}} -> fetch failed: connection failed "
-            "(ConnectionError)") in text
-    assert "unavailable (optional): procedures" in text
+    assert "missing (required): patient -> fetch failed: connection failed (ConnectionError)" in text
+    assert "unavailable (optional): procedures -> fetch failed" in text
+
+
+def test_render_412_groups_keys_that_failed_for_the_same_reason() -> None:
+    down = "fetch failed: connection failed (ConnectionError)"
+    body = {"error": "precondition-failed", "message": "m",
+            "missing": [{"key": k, "query": "q", "reason": down} for k in ("patient", "conditions")],
+            "unavailable": [{"key": k, "query": "q", "reason": down} for k in ("procedures", "encounters")]}
+    lines = render_call(ServiceCall("svc", "http://x", 412, body, 7), language="en", width=200).splitlines()
+    assert [line.strip() for line in lines[2:]] == [
+        "precondition-failed: m",
+        f"missing (required): patient, conditions -> {down}",
+        f"unavailable (optional): procedures, encounters -> {down}",
+    ]
 
 
 def test_render_non_json_error() -> None:
