@@ -8,9 +8,11 @@ It answers what the services' prefetch templates need and little more:
 - ``GET metadata`` (CapabilityStatement);
 - ``GET {type}/{id}`` (read);
 - ``GET {type}?patient=…`` / ``subject=…`` (``_id`` too) with ``_count`` and
-  ``_offset``: a searchset Bundle with ``total``, ``link[self]`` and ``link[next]``.
+  ``_offset``: a searchset Bundle with ``total``, ``link[self]`` and ``link[next]``;
+- ``POST {type}/_search`` with the same parameters form-encoded (what browser
+  EHRs such as the CDS Hooks sandbox try first): answered like the GET.
 
-Every other method is refused with 405, unknown search parameters with 400
+Writes (any other method) are refused with 405, unknown search parameters with 400
 (ignoring one would silently return the wrong data), all as OperationOutcome.
 Dates are moved from FIXTURE_NOW to the app's clock (the real now, or
 ``CDS_FIXED_NOW``), so the demo patients always look current. The fixtures are
@@ -27,10 +29,12 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from cds_service.ehr.fixtures import DateShift, bundle_resources, read_bundles
 
 FHIR_JSON = "application/fhir+json"
+FORM = "application/x-www-form-urlencoded"
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 PREFIX = "/demo/fhir"
@@ -186,13 +190,26 @@ def read(rtype: str, rid: str) -> Response:
     return _fhir(resource)
 
 
+@blueprint.route("/<rtype>/_search", methods=ALL_METHODS)
+def post_search(rtype: str) -> Response:
+    """``POST [type]/_search`` with form-encoded parameters (and any in the URL): a search is a read."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _read_only()
+    if request.method == "POST" and request.content_length and request.mimetype != FORM:
+        return _outcome(415, "not-supported", f"a POST search takes {FORM} parameters, not {request.mimetype}")
+    return _search(rtype, CombinedMultiDict([request.args, request.form]))
+
+
 @blueprint.route("/<rtype>", methods=ALL_METHODS)
 def search(rtype: str) -> Response:
     if request.method not in ("GET", "HEAD"):
         return _read_only()
+    return _search(rtype, request.args)
+
+
+def _search(rtype: str, args: MultiDict) -> Response:
     if not rtype[:1].isupper():
         return _outcome(404, "not-found", f"{rtype} is not a resource type")
-    args = request.args
     unknown = sorted(k for k in args if k not in _REFERENCE_PARAMS + _PAGING + _IGNORED + ("_id",))
     if unknown:
         return _outcome(400, "not-supported", f"unsupported search parameter(s): {', '.join(unknown)} "

@@ -27,12 +27,12 @@ from cds_service.ehr.fixtures import (
     case_titles,
     read_bundles,
     read_cases,
-    service_patient_ids,
 )
 from cds_service.ehr.prefetch import run_prefetch
 from cds_service.ehr.render import print_calls
 from cds_service.ehr.request import DEFAULT_USER, HOOKS, RequestError, build_request, read_draft_orders
 from cds_service.ehr.signing import DEFAULT_ISSUER, TOKEN_LIFETIME, EhrKey, write_jwks
+from cds_service.terminal import printable
 
 
 def _key_dir() -> Path:
@@ -49,7 +49,8 @@ def _key_dir() -> Path:
 @click.option("--patients", default=None, metavar="ID,...",
               help="Only these fixture patients (comma-separated ids); default: all of them.")
 @click.option("--shift-dates/--no-shift-dates", default=True, show_default=True,
-              help=f"Move every date by (now - {FIXTURE_NOW:%Y-%m-%dT%H:%MZ}) so the patients look current.")
+              help=f"Move every date by whole days, from {FIXTURE_NOW:%Y-%m-%d} to today (times of day stay as "
+                   "written), so the patients look current.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds per FHIR request.")
 def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, timeout: float) -> None:
     """Load the bundled fixture patients into a FHIR R4 server (reruns update, never duplicate)."""
@@ -75,19 +76,12 @@ def load_fixtures(fhir_server: str, patients: str | None, shift_dates: bool, tim
     total = sum(r.resources for r in results)
     click.echo(f"\n{len(results)} patients, {total} resources into {fhir_server} ({how}; {moved}).")
     failed = [r for r in results if not r.ok]
-    for_services = service_patient_ids(cases)
     for r in failed:
-        colour = "red" if r.patient_id in for_services else "yellow"
         for err in r.errors:
-            click.echo(click.style(f"{r.patient_id}: {err}", fg=colour), err=True)
-    test_data = [r.patient_id for r in failed if r.patient_id not in for_services]
-    if test_data:
-        click.echo(click.style(f"Refused resources of {', '.join(test_data)}: facts-layer test data with "
-                               "deliberately malformed resources; not used by the service cases.", fg="yellow"),
-                   err=True)
-    broken = [r.patient_id for r in failed if r.patient_id in for_services]
-    if broken:
-        raise click.ClickException(f"{len(broken)} patient(s) were not loaded completely: {', '.join(broken)}")
+            click.echo(click.style(printable(f"{r.patient_id}: {err}"), fg="red"), err=True)
+    if failed:
+        raise click.ClickException(f"{len(failed)} patient(s) were not loaded completely: "
+                                   f"{', '.join(r.patient_id for r in failed)}")
 
 
 def _print_row(r: LoadResult, titles: dict[str, list[str]], width: int) -> None:
@@ -138,7 +132,7 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
     try:
         chosen = services_for(client.discover(), hook or "patient-view", service_ids)
     except CdsClientError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None
     hook = hook or str(chosen[0].get("hook"))
     wrong = [f"{s['id']} serves {s.get('hook')}" for s in chosen if s.get("hook") != hook]
     if wrong:
@@ -146,7 +140,7 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
     try:
         orders = read_draft_orders(draft_order_files)
     except RequestError as exc:
-        raise click.BadParameter(str(exc), param_hint="--draft-order") from None
+        raise click.BadParameter(printable(exc), param_hint="--draft-order") from None
 
     fhir = FhirRestClient(fhir_server, timeout=timeout)
     reachable = _open_chart(fhir, patient_id)
@@ -156,11 +150,11 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
             body = build_request(hook, patient_id=patient_id, fhir_server=fhir_server, user_id=user_id,
                                  draft_orders=orders, selections=selections)
         except RequestError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise click.UsageError(printable(exc)) from None
         if prefetch and reachable and service.get("prefetch"):
             result = run_prefetch(service["prefetch"], body["context"], fhir)
             for key, reason in result.failed.items():
-                click.echo(click.style(f"prefetch {key} not sent: {reason}", fg="yellow"), err=True)
+                click.echo(click.style(printable(f"prefetch {key} not sent: {reason}"), fg="yellow"), err=True)
             for key, query in result.not_found.items():
                 click.echo(click.style(f"prefetch {key}: {query} does not exist on the FHIR server (sent as null)",
                                        fg="yellow"), err=True)
@@ -169,7 +163,7 @@ def sandbox(fhir_server: str, patient_id: str, hook: str | None, service_ids: tu
         try:
             answers.append(client.call(service["id"], body))
         except CdsClientError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(exc)) from None
 
     if as_json:
         raw = answers[0].body if len(answers) == 1 else {a.service_id: a.body for a in answers}
@@ -188,12 +182,12 @@ def _open_chart(fhir: FhirRestClient, patient_id: str) -> bool:
         fhir.read(f"Patient/{patient_id}")
     except FhirError as exc:
         if exc.status == 404:
-            raise click.ClickException(f"patient {patient_id} does not exist on {fhir.base_url}") from None
+            raise click.ClickException(printable(f"patient {patient_id} does not exist on {fhir.base_url}")) from None
         if exc.status is None:
             click.echo(click.style(f"FHIR server {fhir.base_url}: {exc.reason} — nothing prefetched; "
                                    "the services will say what they could not read", fg="yellow"), err=True)
             return False
-        click.echo(click.style(f"reading Patient/{patient_id}: {exc}", fg="yellow"), err=True)
+        click.echo(click.style(printable(f"reading Patient/{patient_id}: {exc}"), fg="yellow"), err=True)
     return True
 
 

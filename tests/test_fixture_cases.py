@@ -25,6 +25,7 @@ from cds_service.facts.model import Fact, Facts, FactStatus
 from cds_service.fhir.parse import parse_datetime
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures"
+ROOTS = (ROOT, Path(__file__).resolve().parent / "data")  # tests/data: deliberately malformed patients
 DEFAULT_NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 USER = "Practitioner/fixture-clinician"
 STRUCTURED_KEYS = {"value", "status", "stale_value", "derived_from", "reason", "attrs", "note"}
@@ -36,7 +37,7 @@ PATIENT_BOUND = {"Observation", "Condition", "Procedure", "MedicationRequest", "
 
 def _load_cases() -> list[dict]:
     cases = []
-    for path in sorted((ROOT / "cases").glob("*.yaml")):
+    for path in sorted(p for root in ROOTS for p in (root / "cases").glob("*.yaml")):
         for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             case = dict(case)
             case["_file"] = path.name
@@ -45,12 +46,17 @@ def _load_cases() -> list[dict]:
 
 
 CASES = _load_cases()
-BUNDLES = sorted((ROOT / "patients").glob("*.json"))
+BUNDLES = sorted(p for root in ROOTS for p in (root / "patients").glob("*.json"))
+
+
+def _bundle_path(pid: str) -> Path:
+    return next((root / "patients" / f"{pid}.json" for root in ROOTS if (root / "patients" / f"{pid}.json").is_file()),
+                ROOT / "patients" / f"{pid}.json")
 
 
 @lru_cache(maxsize=None)
 def _bundle(pid: str) -> dict:
-    return json.loads((ROOT / "patients" / f"{pid}.json").read_text(encoding="utf-8"))
+    return json.loads(_bundle_path(pid).read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -247,7 +253,7 @@ def test_every_case_has_a_bundle_and_unique_id() -> None:
     assert len(ids) == len(set(ids)), "case ids must be unique"
     for case in CASES:
         pid = case.get("patient", case["id"])
-        assert (ROOT / "patients" / f"{pid}.json").is_file(), f"{case['id']}: no bundle {pid}.json"
+        assert _bundle_path(pid).is_file(), f"{case['id']}: no bundle {pid}.json"
 
 
 def test_facts_only_cases_claim_facts() -> None:

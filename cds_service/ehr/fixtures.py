@@ -137,20 +137,23 @@ def _is_date_key(key: str) -> bool:
 
 @dataclass(frozen=True)
 class DateShift:
-    """Moves FHIR date/dateTime/instant strings: times by ``delta``, calendar dates by ``days``."""
+    """Moves FHIR date/dateTime/instant strings: times by ``delta``, calendar dates by ``days``
+    (:meth:`to` makes both the same whole number of days)."""
 
     delta: timedelta
     days: int
 
     @classmethod
     def to(cls, now: datetime, origin: datetime = FIXTURE_NOW) -> "DateShift":
-        """The shift that makes ``origin`` (FIXTURE_NOW) land on ``now`` (whole minutes; same calendar day)."""
+        """The shift that moves ``origin``'s calendar day (FIXTURE_NOW, UTC) onto ``now``'s, in whole days.
+
+        Whole days keep every clock time as written (a 09:00 onset stays 09:00) and every interval
+        the same; "now" in the shifted fixtures is today at FIXTURE_NOW's time of day.
+        """
         if now.tzinfo is None:
             raise ValueError("now needs a time zone")
-        delta = now.astimezone(timezone.utc) - origin
-        delta = timedelta(minutes=int(delta.total_seconds() // 60))
         days = (now.astimezone(timezone.utc).date() - origin.astimezone(timezone.utc).date()).days
-        return cls(delta=delta, days=days)
+        return cls(delta=timedelta(days=days), days=days)
 
     @property
     def is_identity(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -36,10 +36,21 @@ def test_fixture_now_is_the_generators() -> None:
 
 # -- DateShift ---------------------------------------------------------------------------
 
-def test_shift_to_whole_minutes_and_calendar_days() -> None:
+def test_shift_to_whole_days() -> None:
     shift = DateShift.to(datetime(2027, 1, 3, 23, 30, 59, tzinfo=timezone.utc))
-    assert shift.delta == timedelta(days=40, hours=14, minutes=30)
+    assert shift.delta == timedelta(days=40)
     assert shift.days == 40
+    assert DateShift.to(datetime(2026, 11, 24, 0, 1, tzinfo=timezone.utc)).is_identity  # same day, any time
+
+
+@pytest.mark.parametrize("now_utc", ["2027-01-03T23:37:00", "2027-01-03T00:05:00", "2027-06-30T12:00:00"])
+def test_a_clock_time_stays_the_same_after_the_shift(now_utc: str) -> None:
+    """A 09:00 onset stays 09:00 (it became 23:37 when the shift was to the minute)."""
+    shift = DateShift.to(datetime.fromisoformat(now_utc).replace(tzinfo=timezone.utc))
+    for text in ("2026-11-23T09:00:00+01:00", "2026-11-23T09:00:00Z", "2026-11-23T09:00:00.250+00:00"):
+        shifted = shift.shift_text(text)
+        assert shifted[10:] == text[10:]
+        assert (date.fromisoformat(shifted[:10]) - date(2026, 11, 23)).days == shift.days
 
 
 def test_shift_to_fixture_now_is_identity() -> None:
@@ -111,7 +122,7 @@ def test_shift_keeps_intervals() -> None:
     before = datetime.fromisoformat(b) - datetime.fromisoformat(a)
     after = datetime.fromisoformat(shift.shift_text(b)) - datetime.fromisoformat(shift.shift_text(a))
     assert after == before
-    assert shift.shift_text(b) == "2027-03-05T14:07:00+00:00"  # FIXTURE_NOW lands on now
+    assert shift.shift_text(b) == "2027-03-05T09:00:00+00:00"  # FIXTURE_NOW lands on today, same time of day
 
 
 def test_shift_bundle_leaves_requests_alone() -> None:
@@ -307,3 +318,12 @@ def test_service_patient_ids_leave_out_facts_only_cases() -> None:
     cases = [{"id": "bm-1", "expect": {"a": []}}, {"id": "x", "patient": "bm-2", "expect": {"b": ["R"]}},
              {"id": "fx-1", "facts_only": True, "facts": {"kps": 1}}]
     assert service_patient_ids(cases) == {"bm-1", "bm-2"}
+
+
+def test_every_bundled_condition_has_a_text() -> None:
+    """An EHR shows code.text in its condition pickers; the CDS Hooks sandbox's are blank without it."""
+    from cds_service.ehr.fixtures import read_bundles
+
+    missing = [r["id"] for b in read_bundles().values() for r in bundle_resources(b)
+               if r["resourceType"] == "Condition" and not (r.get("code") or {}).get("text")]
+    assert missing == []
