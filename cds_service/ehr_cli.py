@@ -191,7 +191,7 @@ def _open_chart(fhir: FhirRestClient, patient_id: str) -> bool:
     return True
 
 
-def _load_key(issuer: str, key_path: Path | None, kid: str | None = None) -> EhrKey:
+def _load_key(issuer: str, key_path: Path | None, kid: str | None = None, *, quiet: bool = False) -> EhrKey:
     """The EHR key (created in the data directory on first use), its JWKS written beside it, and the
     settings that make a service trust it printed on stderr."""
     path = key_path or _key_dir() / "ehr-key.pem"
@@ -200,6 +200,8 @@ def _load_key(issuer: str, key_path: Path | None, kid: str | None = None) -> Ehr
         jwks_path = write_jwks(key, path.with_name(path.stem + "-jwks.json"))
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"JWT key {path}: {exc}") from None
+    if quiet:
+        return key
     trusted = json.dumps({issuer: f"file:{jwks_path}"})
     click.echo(click.style("JWT: ", bold=True) + f"{key.algorithm}, iss={issuer}, kid={key.kid}", err=True)
     click.echo(f"     JWKS: {jwks_path}", err=True)
@@ -230,8 +232,9 @@ def _signer(issuer: str, key_path: Path | None):
                                           "as in the JWKS written beside the key).")
 @click.option("--lifetime", default=TOKEN_LIFETIME, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds until exp.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the token (nothing on stderr).")
 def token(service_id: str | None, feedback: bool, service_url: str, aud: str | None, jwt_issuer: str,
-          jwt_key: Path | None, kid: str | None, lifetime: int) -> None:
+          jwt_key: Path | None, kid: str | None, lifetime: int, quiet: bool) -> None:
     """Print a signed CDS Hooks JWT for one call (e.g. with curl); trust settings go to stderr.
 
     The service accepts each token once (its jti is remembered) until exp.
@@ -242,6 +245,7 @@ def token(service_id: str | None, feedback: bool, service_url: str, aud: str | N
         aud = service_url.rstrip("/") + "/cds-services"
         if service_id:
             aud += f"/{service_id}" + ("/feedback" if feedback else "")
-    key = _load_key(jwt_issuer, jwt_key, kid)
-    click.echo(f"     aud={aud}, valid {lifetime} s, for one call", err=True)
+    key = _load_key(jwt_issuer, jwt_key, kid, quiet=quiet)
+    if not quiet:
+        click.echo(f"     aud={aud}, valid {lifetime} s, for one call", err=True)
     click.echo(key.sign(iss=jwt_issuer, aud=aud, lifetime=lifetime))

@@ -338,3 +338,116 @@ def test_load_fixtures_strips_control_characters_from_server_messages(fhir_sink,
     assert result.exit_code == 1
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "Invalid date format" in result.output
+
+
+# -- token ------------------------------------------------------------------------------------
+
+def _token(*args: str):
+    from cds_service.ehr_cli import token
+
+    return CliRunner().invoke(token, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def real_engine():
+    from cds_service.engine import Engine
+
+    return Engine.load()
+
+
+@pytest.fixture
+def secured_service(real_engine, tmp_path_factory):
+    """The real service with JWT required, trusting one test issuer's JWKS file (filled in by the test)."""
+    from cds_service.app import create_app
+    from cds_service.config import Config
+
+    tmp = tmp_path_factory.mktemp("token")
+    jwks = tmp / "jwks.json"
+    config = Config(jwt_required=True, trusted_issuers={"https://ehr.test": (f"file:{jwks}",)},
+                    database=str(tmp / "feedback.sqlite3"))
+    app = create_app(config, engine=real_engine)
+    yield SimpleNamespace(client=app.test_client(), jwks=jwks)
+    app.extensions["cds"].close()
+
+
+def _trust(secured_service, jwks_file: Path) -> None:
+    secured_service.jwks.write_text(jwks_file.read_text())
+
+
+def test_token_is_accepted_by_the_service_once(secured_service, tmp_path: Path) -> None:
+    key = tmp_path / "ehr-key.pem"
+    result = _token("--jwt-issuer", "https://ehr.test", "--jwt-key", str(key), "--service-url", "http://localhost")
+    assert result.exit_code == 0, result.output
+    *notes, token = result.output.strip().splitlines()  # the token is the only line on stdout, last
+    assert "aud=http://localhost/cds-services" in "\n".join(notes)
+    assert f"file:{tmp_path / 'ehr-key-jwks.json'}" in "\n".join(notes)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert set(claims) == {"iss", "aud", "exp", "iat", "jti"} and claims["exp"] - claims["iat"] == 300
+    _trust(secured_service, tmp_path / "ehr-key-jwks.json")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert secured_service.client.get("/cds-services", headers=headers).status_code == 200
+    assert secured_service.client.get("/cds-services", headers=headers).status_code == 401  # jti replayed
+    assert secured_service.client.get("/cds-services").status_code == 401
+
+
+def test_token_for_a_service_call_and_its_feedback(secured_service, tmp_path: Path) -> None:
+    key = tmp_path / "ehr-key.pem"
+    common = ("--jwt-issuer", "https://ehr.test", "--jwt-key", str(key), "--service-url", "http://localhost/",
+              "--service", "brain-metastases")
+    call = _token(*common).output.strip().splitlines()[-1]
+    assert jwt.decode(call, options={"verify_signature": False})["aud"] == \
+        "http://localhost/cds-services/brain-metastases"
+    feedback = _token(*common, "--feedback").output.strip().splitlines()[-1]
+    _trust(secured_service, tmp_path / "ehr-key-jwks.json")
+    answer = secured_service.client.post("/cds-services/brain-metastases/feedback",
+                                         json={"feedback": []}, headers={"Authorization": f"Bearer {feedback}"})
+    assert answer.status_code != 401, answer.get_json()
+    wrong = secured_service.client.post("/cds-services/brain-metastases/feedback", json={"feedback": []},
+                                        headers={"Authorization": f"Bearer {call}"})  # aud of the call, not feedback
+    assert wrong.status_code == 401
+
+
+def test_token_with_an_rsa_key_file_and_kid(secured_service, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = tmp_path / "rsa.pem"
+    key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    result = _token("--jwt-issuer", "https://ehr.test", "--jwt-key", str(key), "--kid", "hospital-2026",
+                    "--aud", "http://localhost/cds-services", "--lifetime", "60")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert jwt.get_unverified_header(token) == {"alg": "RS384", "kid": "hospital-2026", "typ": "JWT"}
+    jwks = json.loads((tmp_path / "rsa-jwks.json").read_text())
+    assert jwks["keys"][0]["kid"] == "hospital-2026" and jwks["keys"][0]["alg"] == "RS384"
+    _trust(secured_service, tmp_path / "rsa-jwks.json")
+    assert secured_service.client.get("/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--feedback",), "--feedback needs --service"),
+        (("--lifetime", "0"), "Invalid value for '--lifetime'"),
+    ],
+)
+def test_token_refuses_bad_options(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
+    result = _token("--jwt-key", str(tmp_path / "k.pem"), *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_token_with_an_unusable_key_file_is_one_line(tmp_path: Path) -> None:
+    key = tmp_path / "not-a-key.pem"
+    key.write_text("hello")
+    result = _token("--jwt-key", str(key))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: JWT key {key}: {key} is not an unencrypted PEM private key")
+    assert len(result.output.strip().splitlines()) == 1
+
+def test_token_quiet_prints_only_the_token(tmp_path: Path) -> None:
+    result = _token("-q", "--jwt-key", str(tmp_path / "k.pem"), "--service", "brain-metastases")
+    assert result.exit_code == 0
+    [token] = result.output.splitlines()
+    assert jwt.get_unverified_header(token)["alg"] == "ES384"
