@@ -146,3 +146,99 @@ def test_sandbox_with_jwt_against_a_service_that_requires_it(demo, cds, tmp_path
         assert "HTTP 401" in unsigned.output
     finally:
         secured.stop()
+
+
+# -- the README's production command, from the repository root -----------------------------------
+
+def production_command() -> list[str]:
+    """The gunicorn line of the README's "Production (gunicorn)" section, as an argument list."""
+    section = DOC.read_text(encoding="utf-8").split("## Production (gunicorn)", 1)[1].split("\n## ", 1)[0]
+    [line] = [line for block in re.findall(r"```sh\n(.*?)```", section, re.S) for line in block.splitlines()
+              if line.startswith("gunicorn ")]
+    return shlex.split(line)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _gunicorn(args: list[str], env: dict[str, str]):
+    """Start gunicorn (the one installed beside this Python) from the repository root."""
+    import os
+    import subprocess
+    import sys
+
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CDS_") and k != "PYTHONPATH"}
+    return subprocess.Popen([str(gunicorn), *args], cwd=REPO, env={**clean, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_the_production_command_runs_from_the_repository_root(loaded_fhir, tmp_path: Path) -> None:
+    """`gunicorn … cds_service.wsgi:app` from the root of the checkout (port and workers made small),
+    with the README's settings and a JWT from `cds-service token`: discovery and a hook call work."""
+    import time
+
+    import requests
+
+    args = production_command()
+    assert args[0] == "gunicorn" and args[-1] == "cds_service.wsgi:app"
+    port = _free_port()
+    args = [a.replace("0.0.0.0:8080", f"127.0.0.1:{port}") for a in args[1:]]
+    args[args.index("-w") + 1] = "2"
+    key, issuer = tmp_path / "ehr-key.pem", "https://ehr.example.org"
+    base = f"http://127.0.0.1:{port}"
+
+    def token(*extra: str) -> str:
+        result = CliRunner().invoke(build_cli(), ["token", "-q", "--jwt-issuer", issuer, "--jwt-key", str(key),
+                                                  "--service-url", base, *extra])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    token()  # creates the key and its JWKS
+    env = {"CDS_ALLOWED_FHIR_SERVERS": loaded_fhir.base, "CDS_DATABASE": str(tmp_path / "feedback.sqlite3"),
+           "CDS_TRUSTED_ISSUERS": json.dumps({issuer: f"file:{tmp_path / 'ehr-key-jwks.json'}"}),
+           "CDS_FIXED_NOW": "2026-11-24T09:00:00Z"}
+    proc = _gunicorn(args, env)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.communicate(timeout=10)[1][-3000:]
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or the workers are still booting
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not answer /healthz within 90 s"
+            time.sleep(0.3)
+        assert requests.get(f"{base}/cds-services", timeout=30).status_code == 401  # production: JWT required
+        discovery = requests.get(f"{base}/cds-services", timeout=30,
+                                 headers={"Authorization": f"Bearer {token()}"})
+        assert discovery.status_code == 200
+        body = {"hook": "patient-view", "hookInstance": "6b1bd6a4-4f3c-4b8e-9a55-ef0000000001",
+                "fhirServer": loaded_fhir.base,
+                "context": {"userId": "Practitioner/ehr-sandbox", "patientId": "lm-suspect-breast"}}
+        answer = requests.post(f"{base}/cds-services/leptomeningeal-metastases", json=body, timeout=60,
+                               headers={"Authorization": f"Bearer {token('--service', 'leptomeningeal-metastases')}"})
+        assert answer.status_code == 200, answer.text[:500]
+        assert answer.headers["Content-Language"] == "nl"
+        assert "LM-SUSPECT" in {card["source"]["topic"]["code"] for card in answer.json()["cards"]}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_a_configuration_error_under_gunicorn_is_one_line(tmp_path: Path) -> None:
+    args = production_command()[1:]
+    args = [a.replace("0.0.0.0:8080", f"127.0.0.1:{_free_port()}") for a in args]
+    args[args.index("-w") + 1] = "1"
+    proc = _gunicorn(args, {"CDS_DATABASE": str(tmp_path / "feedback.sqlite3")})
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 4  # gunicorn's "App failed to load": the master stops, no restart loop
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if "neuro-onc-cds" in line]
+    assert line.startswith("neuro-onc-cds: cannot start: CDS_ALLOWED_FHIR_SERVERS must be set in production")
