@@ -9,9 +9,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-# What the installed package is built from: reinstall only when one of these changed.
-SOURCES := pyproject.toml LICENSE README.md $(shell find cds_service mappings cards fixtures -type f \
-	\( -name '*.py' -o -name '*.yaml' -o -name '*.json' \) -not -path '*/__pycache__/*' -not -path 'fixtures/gen/*')
+# What the installed package is built from: reinstall only when one of these changed (the folders
+# too, so a deleted file counts as a change).
+SOURCES := pyproject.toml LICENSE README.md $(shell find cds_service mappings cards fixtures \
+	\( -name __pycache__ -o -path fixtures/gen \) -prune -o \
+	\( -type d -o -name '*.py' -o -name '*.yaml' -o -name '*.json' \) -print)
 INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 NODE_MODULES := integration/fhir-server/node_modules/.package-lock.json
@@ -23,11 +25,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 
 # A plain (non-editable) install: the tests run against the wheel, so package data must be complete.
+# pip builds in ./build, where setuptools never deletes a file: clear it so removed files cannot linger.
 $(INSTALLED): $(BIN)/python $(SOURCES)
+	@rm -rf build
 	$(PIP) .
 	@touch $@
 
 $(INSTALLED_TEST): $(BIN)/python $(SOURCES)
+	@rm -rf build
 	$(PIP) '.[test]'
 	@touch $@ $(INSTALLED)
 
