@@ -132,12 +132,19 @@ def _pruned(value: Any) -> Any:
     return value
 
 
-def build_update(order_resource: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+def build_update(order_resource: Mapping[str, Any], params: Mapping[str, Any], patient_id: str | None = None) -> dict:
     """The whole draft resource with the changed fields, for an ``update`` action.
 
     Drafts come from the EHR as they are (half-filled ones included); empty parts are left out so
-    the resource, and with it the card, stays valid.
+    the resource, and with it the card, stays valid. A draft order without a usable ``subject``,
+    ``status`` or ``intent`` gets the hook's patient, ``draft`` and ``order``: what it is.
     """
     resource = _pruned(copy.deepcopy(dict(order_resource)))
+    if patient_id and not isinstance(resource.get("subject"), Mapping):
+        resource["subject"] = {"reference": f"Patient/{patient_id}"}
+    if not isinstance(resource.get("status"), str):
+        resource["status"] = "draft"
+    if not isinstance(resource.get("intent"), str):
+        resource["intent"] = "order"
     _apply_request_params(resource, params)
     return resource

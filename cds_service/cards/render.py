@@ -236,7 +236,7 @@ class Renderer:
             return {
                 "type": "update",
                 "description": self._phrase("action-update", language).format(order=order.display or order.id),
-                "resource": build_update(order.resource, spec.params),
+                "resource": build_update(order.resource, spec.params, ctx.patient_id),
             }
         if spec.type == "create":
             kind = spec.resource_kind or ""
