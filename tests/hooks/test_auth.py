@@ -241,10 +241,14 @@ def test_the_token_is_never_logged(client, caplog):
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
 
 
-def test_rejections_are_counted(client):
+def test_rejections_are_counted_by_reason(client):
     get(client)
     get(client, "x.y.z")
-    assert "cds_jwt_rejected_total 2.0" in client.get("/metrics").get_data(as_text=True)
+    get(client, make_token(aud="https://other.example.org/cds-services"))
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'cds_jwt_rejected_total{reason="no-token"} 1.0' in metrics
+    assert 'cds_jwt_rejected_total{reason="malformed"} 1.0' in metrics
+    assert 'cds_jwt_rejected_total{reason="audience"} 1.0' in metrics
 
 
 def _redis_url() -> str:
