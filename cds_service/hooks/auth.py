@@ -290,11 +290,11 @@ class JwtVerifier:
         for name, value in (("exp", exp), ("iat", iat)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise JwtRejected("bad-claim", f"{name} is not a finite number")
+        if not self.clock() - iat <= self.max_lifetime + self.leeway:
+            raise JwtRejected("iat-too-old", f"iat is more than {self.max_lifetime:g} s (+ leeway) in the past")
         if not exp - iat <= self.max_lifetime:
             raise JwtRejected("lifetime", f"exp - iat = {exp - iat:.0f} s exceeds the maximum token lifetime "
                               f"{self.max_lifetime:g} s (CDS_JWT_MAX_LIFETIME)")
-        if not self.clock() - iat <= self.max_lifetime + self.leeway:
-            raise JwtRejected("iat-too-old", f"iat is more than {self.max_lifetime:g} s (+ leeway) in the past")
 
 
 def _text(value: Any, limit: int = 120) -> str:
