@@ -44,6 +44,7 @@ CHUNK = 64 * 1024
 
 __all__ = [
     "FetchBudget",
+    "Spent",
     "FhirClient",
     "FhirFetchError",
     "FhirTimeout",
@@ -130,17 +131,26 @@ class FetchBudget:
             raise FhirTimeout(f"timeout after {self.timeout:g} s")
         return left
 
-    def take_bytes(self, n: int) -> None:
+    def take_bytes(self, n: int, spent: "Spent") -> None:
         with self._lock:
             self.bytes_read += n
+            spent.bytes += n
             if self.bytes_read > self.max_bytes:
                 raise FhirTooMuchData(f"more than {self.max_bytes} bytes in one call")
 
-    def take_resources(self, n: int) -> None:
+    def take_resources(self, n: int, spent: "Spent") -> None:
         with self._lock:
             self.resources += n
+            spent.resources += n
             if self.resources > self.max_resources:
                 raise FhirTooMuchData(f"more than {self.max_resources} resources in one call")
+
+    def give_back(self, spent: "Spent") -> None:
+        """A key that failed holds nothing: what it counted is free for the call's other keys."""
+        with self._lock:
+            self.bytes_read -= spent.bytes
+            self.resources -= spent.resources
+            spent.bytes = spent.resources = 0
 
     def opened(self, conn: Any) -> None:
         with self._lock:
@@ -160,6 +170,14 @@ class FetchBudget:
             conns = list(self._open)
         for conn in conns:
             _shutdown(conn)
+
+
+@dataclass
+class Spent:
+    """What one key's fetch has counted against its call's budget."""
+
+    bytes: int = 0
+    resources: int = 0
 
 
 def _shutdown(conn: Any) -> None:
@@ -296,27 +314,38 @@ class FhirClient:
         """GET one resource or one search page (``query`` relative to ``base``)."""
         budget = budget or self.budget()
         base_target = _base(base)
-        return self._get(self._url(base_target, query), _resource_type(query), token, budget)
+        return self._get(self._url(base_target, query), _resource_type(query), token, budget, Spent())
 
     def fetch(self, base: str, query: str, token: str | None = None,
               budget: FetchBudget | None = None) -> list[Mapping[str, Any]]:
         """The resources a query yields: one resource for a read, every page's entries for a search."""
         budget = budget or self.budget()
-        base_target = _base(base)
-        rtype = _resource_type(query)
-        url = self._url(base_target, query)
-        body = self._get(url, rtype, token, budget)
-        if "?" not in query and query.strip("/").count("/") == 1:  # Type/id: a read
-            return [self._checked_read(body, query.strip("/"))]
-        if body.get("resourceType") == "OperationOutcome":
-            raise FhirBadResponse(f"{rtype}: the server returned an OperationOutcome")
-        return list(self._pages(base_target, body, rtype, token, budget, seen={url.url}))
+        spent = Spent()
+        try:
+            base_target = _base(base)
+            rtype = _resource_type(query)
+            url = self._url(base_target, query)
+            body = self._get(url, rtype, token, budget, spent)
+            if "?" not in query and query.strip("/").count("/") == 1:  # Type/id: a read
+                return [self._checked_read(body, query.strip("/"))]
+            if body.get("resourceType") == "OperationOutcome":
+                raise FhirBadResponse(f"{rtype}: the server returned an OperationOutcome")
+            return list(self._pages(base_target, body, rtype, token, budget, spent, seen={url.url}))
+        except FhirFetchError:
+            budget.give_back(spent)
+            raise
 
     def follow(self, base: str, bundle: Mapping[str, Any], token: str | None = None,
                resource_type: str = "Bundle", budget: FetchBudget | None = None) -> list[Mapping[str, Any]]:
         """The resources of a (prefetched) Bundle plus those of its following pages, fetched from ``base``."""
         budget = budget or self.budget()
-        return list(self._pages(_base(base), bundle, resource_type, token, budget, seen=set(), first_fetched=False))
+        spent = Spent()
+        try:
+            return list(self._pages(_base(base), bundle, resource_type, token, budget, spent, seen=set(),
+                                    first_fetched=False))
+        except FhirFetchError:
+            budget.give_back(spent)
+            raise
 
     # -- internals ---------------------------------------------------------------
     def _checked_read(self, body: dict, query: str) -> dict:
@@ -331,10 +360,10 @@ class FhirClient:
         return body
 
     def _pages(self, base: Target, bundle: Mapping[str, Any], rtype: str, token: str | None, budget: FetchBudget,
-               seen: set[str], first_fetched: bool = True) -> Iterator[Mapping[str, Any]]:
+               spent: Spent, seen: set[str], first_fetched: bool = True) -> Iterator[Mapping[str, Any]]:
         resources = _page_resources(bundle, rtype) if first_fetched else bundle_resources(bundle)
         if first_fetched:
-            budget.take_resources(len(resources))
+            budget.take_resources(len(resources), spent)
         yield from resources
         pages_done = 1
         link = next_link(bundle)
@@ -345,9 +374,9 @@ class FhirClient:
             if target.url in seen:
                 raise FhirTooManyPages(f"{rtype}: the search pages loop")
             seen.add(target.url)
-            page = self._get(target, rtype, token, budget)
+            page = self._get(target, rtype, token, budget, spent)
             resources = _page_resources(page, rtype)
-            budget.take_resources(len(resources))
+            budget.take_resources(len(resources), spent)
             pages_done += 1
             yield from resources
             link = next_link(page)
@@ -374,7 +403,7 @@ class FhirClient:
             raise FhirUrlRefused("a next link points outside the FHIR base")
         return target
 
-    def _get(self, target: Target, rtype: str, token: str | None, budget: FetchBudget) -> dict:
+    def _get(self, target: Target, rtype: str, token: str | None, budget: FetchBudget, spent: Spent) -> dict:
         remaining = budget.remaining()
         headers = {"Authorization": f"Bearer {token}"} if token else None
         started = time.monotonic()
@@ -394,7 +423,7 @@ class FhirClient:
                 if not 200 <= response.status_code < 300:
                     log.info("fhir fetch %s: HTTP %d", rtype, response.status_code)
                     raise FhirHttpError(f"HTTP {response.status_code}", http_status=response.status_code)
-                raw = self._read_body(response, rtype, budget)
+                raw = self._read_body(response, rtype, budget, spent)
             finally:
                 if _current.conn is not None:
                     budget.closed(_current.conn)
@@ -414,7 +443,7 @@ class FhirClient:
         return body
 
     @staticmethod
-    def _read_body(response: requests.Response, rtype: str, budget: FetchBudget) -> bytes:
+    def _read_body(response: requests.Response, rtype: str, budget: FetchBudget, spent: Spent) -> bytes:
         """The body, read in chunks against the deadline and the byte cap (decompressed size counts)."""
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and budget.bytes_read + int(declared) > budget.max_bytes:
@@ -426,7 +455,7 @@ class FhirClient:
                 chunk = response.raw.read1(CHUNK, decode_content=True)
                 if not chunk:
                     break
-                budget.take_bytes(len(chunk))
+                budget.take_bytes(len(chunk), spent)
                 chunks.append(chunk)
         except FhirFetchError:
             log.warning("fhir fetch %s: body abandoned (deadline or cap)", rtype)

@@ -85,9 +85,9 @@ _BOMB: list[bytes] = []
 
 
 def _gzip_bomb() -> bytes:
-    """~64 KB of gzip that inflates to 64 MB (built once)."""
+    """~16 KB of gzip that inflates to 16 MB (built once, when the server starts)."""
     if not _BOMB:
-        _BOMB.append(gzip.compress(b'{"resourceType": "Bundle", "x": "' + b"a" * (64 * 1024 * 1024) + b'"}', 6))
+        _BOMB.append(gzip.compress(b'{"resourceType": "Bundle", "x": "' + b"a" * (16 * 1024 * 1024) + b'"}', 6))
     return _BOMB[0]
 
 
@@ -110,6 +110,7 @@ class FaultServer:
         self.log = FaultLog()
         self.hold = hold  # how long hanging faults hang at most (the server's own bound)
         self._stop = threading.Event()
+        _gzip_bomb()
         server = self
 
         class Handler(BaseHTTPRequestHandler):

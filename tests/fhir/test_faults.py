@@ -148,7 +148,7 @@ def test_byte_and_resource_caps_are_per_call_not_per_key(server):
     try:
         budget = client.budget()
         server.faults["Observation"] = server.faults["Condition"] = "many-resources"  # 5000 each
-        client.fetch(server.base, "Observation?patient=p1", budget=budget)
+        client.fetch(server.base, "Observation?patient=p1", budget=budget)  # 5000 of 6000
         with pytest.raises(FhirTooMuchData):
             client.fetch(server.base, "Condition?patient=p1", budget=budget)
     finally:
