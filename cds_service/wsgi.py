@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from cds_service.app import create_app
 from cds_service.config import Config
+from cds_service.hooks.guard import scheme_from_socket
 from cds_service.hooks.logs import configure_logging
 
 configure_logging()
 app = create_app(Config.from_env(production=True))
+app.wsgi_app = scheme_from_socket(app.wsgi_app)  # gunicorn trusts X-Forwarded-Proto from loopback: we do not

@@ -32,6 +32,7 @@ import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
@@ -122,7 +123,7 @@ class FhirServerPolicy:
         see :mod:`cds_service.fhir.urls`. Nothing is ever connected to for this check.
         """
         try:
-            target = parse_target(fhir_server, allow_query=False)
+            target = _parse_base(fhir_server)
         except UnsafeUrl as exc:
             raise FhirServerNotAllowed(f"fhirServer is not an acceptable FHIR base URL ({exc}); it was not contacted",
                                        fhirServer=_shown(fhir_server)) from None
@@ -144,10 +145,22 @@ def _bases(urls: Iterable[str]) -> set[str]:
     out = set()
     for url in urls:
         try:
-            out.add(parse_target(url, allow_query=False).base)
+            out.add(_parse_base(url).base)
         except UnsafeUrl:
             continue
     return out
+
+
+def _parse_base(url: object) -> Target:
+    """:func:`parse_target` for base URLs, cached: an EHR sends the same ``fhirServer`` on every call."""
+    if isinstance(url, str) and len(url) <= 512:
+        return _parse_base_cached(url)
+    return parse_target(url, allow_query=False)
+
+
+@lru_cache(maxsize=256)
+def _parse_base_cached(url: str) -> Target:
+    return parse_target(url, allow_query=False)  # an UnsafeUrl is raised, never cached
 
 
 def _shown(value: object) -> str | None:

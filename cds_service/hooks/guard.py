@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any, Callable, Iterable
+
 from flask import request
 
 from cds_service.errors import Unauthorized
@@ -25,3 +28,21 @@ def require_jwt() -> None:
     except Unauthorized as exc:
         state.metrics.jwt_rejected.labels(reason=getattr(exc, "reason", "invalid")).inc()
         raise
+
+
+def scheme_from_socket(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware: ``wsgi.url_scheme`` is what the socket is (TLS or not), whatever a header claims.
+
+    gunicorn trusts ``X-Forwarded-Proto`` (and friends) from ``forwarded_allow_ips``,
+    loopback by default. The service derives nothing trusted from the scheme, and
+    with this wrapper (applied by ``cds_service.wsgi``) a forwarded header cannot
+    even change what the app sees.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+        if sock is not None:
+            environ["wsgi.url_scheme"] = "https" if isinstance(sock, ssl.SSLSocket) else "http"
+        return wsgi_app(environ, start_response)
+
+    return app

@@ -57,7 +57,7 @@ def make_client(engine, tmp_path):
 
     def build(**config):
         config.setdefault("database", str(tmp_path / "feedback.sqlite3"))
-        config.setdefault("fhir_timeout", 1.0)
+        config.setdefault("fhir_timeout", 10.0)  # nothing here hangs: a loaded machine must not time out
         app = create_app(Config(**config), engine=engine)
         app.testing = True
         apps.append(app)

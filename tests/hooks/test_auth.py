@@ -448,3 +448,17 @@ def test_rejections_log_the_reason_never_the_token(client, caplog, token, reason
         assert all(part not in caplog.text for part in value.split(".") if len(part) > 20)
     if reason == "audience":
         assert DISCOVERY in records[-1].getMessage()  # expected vs received
+
+
+def test_forwarded_proto_cannot_change_the_scheme_the_app_sees():
+    """gunicorn sets wsgi.url_scheme from X-Forwarded-Proto for loopback peers; the wrapper resets it."""
+    import socket as _socket
+
+    from cds_service.hooks.guard import scheme_from_socket
+
+    seen = []
+    app = scheme_from_socket(lambda environ, start_response: seen.append(environ["wsgi.url_scheme"]) or [b""])
+    with _socket.socket() as plain:
+        app({"gunicorn.socket": plain, "wsgi.url_scheme": "https", "HTTP_X_FORWARDED_PROTO": "https"}, None)
+    app({"wsgi.url_scheme": "https"}, None)  # no socket (a test client): left alone
+    assert seen == ["http", "https"]
