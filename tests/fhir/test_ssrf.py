@@ -314,3 +314,55 @@ def test_one_parser_for_every_url():
     with pytest.raises(UnsafeUrl):
         resolve_link(base, "http://127.0.0.2:1\\@127.0.0.1:8080/fhir/Observation")
     assert json.dumps(str(UnsafeUrl("x")))  # messages are plain text (no URL in them)
+
+
+@pytest.fixture(scope="module")
+def live_service(engine, fhir, tmp_path_factory):
+    """The service on a real loopback socket (werkzeug), allowed to read the fault server only; demo FHIR on."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    config = Config(allowed_fhir_servers=(fhir.base,), demo_fhir=True, fhir_timeout=10.0,
+                    database=str(tmp_path_factory.mktemp("ssrf") / "feedback.sqlite3"))
+    app = create_app(config, engine=engine)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    app.extensions["cds"].close()
+
+
+def _post_live(url, fhir_server, headers=None, patient="p1"):
+    import requests
+
+    body = {"hook": "patient-view", "hookInstance": "h-live", "fhirServer": fhir_server,
+            "context": {"userId": "Practitioner/u1", "patientId": patient},
+            "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                  "scope": "patient/*.read", "subject": "cds"}}
+    return requests.post(f"{url}/cds-services/leptomeningeal-metastases", json=body, headers=headers or {},
+                         timeout=30)
+
+
+def test_every_fhir_server_variant_over_a_real_socket(live_service, fhir, trap, local_trap):
+    fhir.log.requests.clear()
+    for name, value in fhir_server_variants(fhir, trap, local_trap).items():
+        response = _post_live(live_service, value)
+        assert response.status_code == 400, (name, response.status_code, response.text[:200])
+        assert TOKEN not in response.text
+    assert_untouched(trap, local_trap)
+    assert fhir.log.requests == []
+
+
+def test_host_header_over_a_real_socket_does_not_make_a_demo_base(live_service, trap):
+    """Issue #12 item 2 as found: `Host: attacker` made `http://attacker/demo/fhir` an allowed server."""
+    for headers in ({"Host": trap.netloc}, {"X-Forwarded-Host": trap.netloc}):
+        response = _post_live(live_service, f"http://{trap.netloc}/demo/fhir", headers)
+        assert response.status_code == 400
+        assert response.json()["error"] == "fhir-server-not-allowed"
+    assert_untouched(trap)
+    # the demo base at the address the server listens on is still allowed (and served by itself)
+    response = _post_live(live_service, f"{live_service}/demo/fhir", patient="lm-suspect-breast")  # a fixture patient
+    assert response.status_code == 200, response.text[:300]
