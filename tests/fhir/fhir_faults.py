@@ -70,6 +70,25 @@ class FaultLog:
     requests: list[Seen] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=dict)  # fault name -> bytes written before the client left
     client_left: set[str] = field(default_factory=set)  # faults whose client hung up before the body was complete
+    finished: dict[str, int] = field(default_factory=dict)  # fault name -> handlers that have returned
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def reset(self) -> None:
+        with self._changed:
+            self.requests.clear()
+            self.bytes_sent.clear()
+            self.client_left.clear()
+            self.finished.clear()
+
+    def done(self, fault: str) -> None:
+        with self._changed:
+            self.finished[fault] = self.finished.get(fault, 0) + 1
+            self._changed.notify_all()
+
+    def wait_finished(self, fault: str, timeout: float = 30.0) -> bool:
+        """Until a handler of ``fault`` has returned (its figures are then final); False if none did in time."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.finished.get(fault, 0) > 0, timeout)
 
 
 def _bundle(rtype: str, count: int, start: int = 0, next_url: str | None = None, pad: int = 0) -> dict:
@@ -79,6 +98,11 @@ def _bundle(rtype: str, count: int, start: int = 0, next_url: str | None = None,
     if next_url:
         out["link"] = [{"relation": "next", "url": next_url}]
     return out
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer is what these tests provoke: nothing to print."""
 
 
 _BOMB: list[bytes] = []
@@ -122,7 +146,7 @@ class FaultServer:
             def do_GET(self) -> None:  # noqa: N802
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.netloc = f"127.0.0.1:{self.port}"
@@ -149,6 +173,8 @@ class FaultServer:
             getattr(self, "_" + fault.replace("-", "_"))(h, rtype, rid, query)
         except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             self.log.client_left.add(fault)
+        finally:
+            self.log.done(fault)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "application/fhir+json",
               headers: dict[str, str] | None = None) -> None:

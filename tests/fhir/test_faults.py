@@ -169,17 +169,23 @@ def test_a_healthy_key_beside_a_failing_one_is_kept(server, resolvers):
 def test_trickling_body_is_abandoned_at_the_deadline(server, clients):
     """One byte every 50 ms would take minutes; the client stops reading at its deadline and hangs up."""
     client = clients("trickle")
+    server.log.reset()
     with pytest.raises(FhirTimeout):
         run_with(server, "trickle", "Observation", lambda: client.fetch(server.base, "Observation?patient=p1"))
-    total = len(b'{"resourceType": "Bundle"') * 200  # far less than the body, far more than 0.6 s of trickle
-    assert 0 < server.log.bytes_sent.get("trickle", 0) < total
+    assert server.log.wait_finished("trickle")  # the handler noticed the client hung up
+    assert "trickle" in server.log.client_left
+    total = len(b'{"resourceType": "Bundle"') * 200  # far less than the body
+    assert 0 <= server.log.bytes_sent["trickle"] < total
 
 
 def test_huge_body_stops_at_the_byte_cap(server, client):
+    server.log.reset()
     with pytest.raises(FhirTooMuchData):
         run_with(server, "huge-chunked", "Observation", lambda: client.fetch(server.base, "Observation?patient=p1"))
+    assert server.log.wait_finished("huge-chunked")
     # The client hung up long before the 25 MB were sent (the cap is 256 KB; socket buffers hold a few MB).
-    assert server.log.bytes_sent.get("huge-chunked", 0) < 20 * 1024 * 1024
+    assert "huge-chunked" in server.log.client_left
+    assert server.log.bytes_sent["huge-chunked"] < 20 * 1024 * 1024
 
 
 def test_byte_and_resource_caps_are_per_call_not_per_key(server):
