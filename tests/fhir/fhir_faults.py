@@ -122,7 +122,7 @@ class FaultServer:
     ``next_links["Observation"] = url`` puts that ``next`` link in a (correct) search page.
     """
 
-    FAULTS = ("ok", "slow-headers", "trickle", "hang-body", "http-500", "http-503", "http-401", "malformed-json",
+    FAULTS = ("ok", "slow-headers", "trickle-headers", "trickle", "hang-body", "http-500", "http-503", "http-401", "malformed-json",
               "deep-json", "json-array", "wrong-type", "wrong-entry-type", "wrong-id", "operation-outcome",
               "paging-loop", "endless-paging", "huge-bundle", "huge-chunked", "many-resources", "gzip-bomb",
               "truncated", "redirect", "next-link")
@@ -200,6 +200,16 @@ class FaultServer:
     def _slow_headers(self, h, rtype, rid, query) -> None:
         self._stop.wait(self.hold)
         self._ok(h, rtype, rid, query)
+
+    def _trickle_headers(self, h, rtype, rid, query) -> None:
+        """The status line, then a header one byte every 50 ms (each read is quick: only a deadline stops it)."""
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(int(self.hold / 0.05)):
+            if self._stop.wait(0.05):
+                return
+            h.wfile.write(b"a")
+            h.wfile.flush()
+        h.wfile.write(b"\r\nContent-Length: 2\r\n\r\n{}")
 
     def _trickle(self, h, rtype, rid, query) -> None:
         body = json.dumps(_bundle(rtype, 200)).encode()

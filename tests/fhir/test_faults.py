@@ -31,7 +31,7 @@ from cds_service.services import PREFETCH, SERVICES_BY_ID
 LEPTO = SERVICES_BY_ID["leptomeningeal-metastases"]  # patient, conditions, observations + procedures, meds
 TIMEOUT = 0.6  # the call's budget where a fault is meant to run into it
 ROOMY = 15.0  # the budget where it is not (a loaded CI machine must not turn a cap into a timeout)
-DEADLINE_FAULTS = {"slow-headers", "trickle", "hang-body"}
+DEADLINE_FAULTS = {"slow-headers", "trickle-headers", "trickle", "hang-body"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,11 @@ def test_a_read_must_answer_the_resource_asked_for(server, client, fault):
         run_with(server, fault, "Patient", lambda: client.fetch(server.base, "Patient/p1"))
 
 
-@pytest.mark.parametrize("fault", list(CLIENT_ERRORS))
+# Only the resolver's deadline (which cancels the fetch by shutting its socket) stops a header trickle.
+RESOLVER_ONLY = ["trickle-headers"]
+
+
+@pytest.mark.parametrize("fault", list(CLIENT_ERRORS) + RESOLVER_ONLY)
 def test_fault_on_a_required_key_is_a_412_naming_it(server, resolvers, fault):
     server.redirect_to = "http://127.0.0.2:9/fhir"
     body = request(server, prefetch_without("observations"))  # the single-key path
@@ -146,7 +150,7 @@ def test_fault_on_a_required_key_is_a_412_naming_it(server, resolvers, fault):
     assert "p1" not in str(problem) and "secret-ehr-token" not in str(problem)
 
 
-@pytest.mark.parametrize("fault", list(CLIENT_ERRORS))
+@pytest.mark.parametrize("fault", list(CLIENT_ERRORS) + RESOLVER_ONLY)
 def test_fault_on_an_optional_key_leaves_it_unavailable(server, resolvers, fault):
     server.redirect_to = "http://127.0.0.2:9/fhir"
     body = request(server, prefetch_without("procedures", "medicationRequests"))  # two keys: the parallel path
@@ -232,4 +236,4 @@ def test_bearer_token_goes_to_the_fhir_server_only_as_a_header(server, resolvers
 
 
 def test_every_fault_type_is_exercised():
-    assert set(CLIENT_ERRORS) | {"ok", "wrong-id", "next-link"} == set(FaultServer.FAULTS)
+    assert set(CLIENT_ERRORS) | set(RESOLVER_ONLY) | {"ok", "wrong-id", "next-link"} == set(FaultServer.FAULTS)
