@@ -57,7 +57,8 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
             from cds_service.hooks.auth import RedisReplayCache
 
             replay = RedisReplayCache(config.redis_url)
-        verifier = JwtVerifier(config.trusted_issuers, leeway=config.jwt_leeway, replay=replay)
+        verifier = JwtVerifier(config.trusted_issuers, leeway=config.jwt_leeway,
+                               max_lifetime=config.jwt_max_lifetime, replay=replay)
     else:
         verifier = None
         log.warning("JWT verification is OFF (CDS_JWT_REQUIRED=false): any client may call this service")
@@ -65,8 +66,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
         log.warning("CDS_ALLOWED_FHIR_SERVERS is not set: only loopback FHIR servers%s may be contacted",
                     " and the embedded demo FHIR server" if config.demo_fhir else "")
 
-    client = FhirClient(timeout=config.fhir_timeout, max_pages=config.fhir_max_pages,
-                        pool_size=config.fhir_workers)
+    client = FhirClient.from_config(config)
     demo_base = None
     if config.demo_fhir:
         from cds_service.demo_fhir import blueprint as demo_blueprint, demo_fhir_base

@@ -192,7 +192,7 @@ def evaluate(request_file: Path, service_ids: tuple[str, ...], now_text: str | N
         raise click.ClickException(f"no service answers hook {body.get('hook')!r}; use --service")
     now = _parse_now(now_text) or config.fixed_now or datetime.now(timezone.utc)
     engine = build_engine(config)
-    client = FhirClient(timeout=config.fhir_timeout, max_pages=config.fhir_max_pages, pool_size=config.fhir_workers)
+    client = FhirClient.from_config(config)
     resolver = PrefetchResolver(client, FhirServerPolicy(config.allowed_fhir_servers, production=False),
                                 workers=config.fhir_workers)
     results = []

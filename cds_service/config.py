@@ -8,12 +8,13 @@ README, "Configuration".
 Precedence: environment variable > TOML file (``CDS_CONFIG_FILE``; keys are the
 variable names without the ``CDS_`` prefix, lower case, e.g. ``jwt_required =
 true``) > default. ``production=True`` (the gunicorn entry point) turns JWT
-verification on by default and requires ``CDS_ALLOWED_FHIR_SERVERS``.
+verification on by default and requires ``CDS_ALLOWED_FHIR_SERVERS`` (and,
+with JWT on, ``CDS_PUBLIC_BASE_URL``: the JWT audience is never taken from the
+request's ``Host`` header).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cds_service.fhir.urls import UnsafeUrl, is_loopback_host, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +55,13 @@ def default_database() -> str:
     return str(data_dir() / "feedback.sqlite3")
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def normalise_base_url(url: str) -> str:
-    """Compare FHIR base URLs on scheme, host, port and path (case-insensitive host, no trailing slash)."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    netloc = parts.netloc.rsplit("@", 1)[-1].lower()
-    default_port = {"http": ":80", "https": ":443"}.get(scheme)
-    if default_port and netloc.endswith(default_port):
-        netloc = netloc[: -len(default_port)]
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+    """Compare FHIR base URLs as parsed parts: scheme, host, port, path (case-insensitive host, no trailing slash).
+
+    Parsed by :func:`cds_service.fhir.urls.parse_target`, the parser that connects;
+    raises :class:`~cds_service.fhir.urls.UnsafeUrl` for a URL the service would never contact.
+    """
+    return parse_target(url.strip(), allow_query=False).base
 
 
 @dataclass(frozen=True)
@@ -82,12 +71,15 @@ class Config:
     jwt_required: bool = False
     trusted_issuers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # iss -> JWKS sources
     jwt_leeway: int = 60
+    jwt_max_lifetime: int = 300  # exp - iat at most this; iat no older than this (+ leeway)
     allowed_fhir_servers: tuple[str, ...] = ()
     database: str = field(default_factory=default_database)
     language: str = "nl"
     timezone: str = "Europe/Amsterdam"
-    fhir_timeout: float = 10.0
+    fhir_timeout: float = 3.0  # wall-clock budget of all FHIR fetches of one hook call (bodies included)
     fhir_max_pages: int = 10
+    fhir_max_bytes: int = 32 * 1024 * 1024  # bytes read from the FHIR server per hook call
+    fhir_max_resources: int = 20_000  # resources fetched per hook call
     fhir_workers: int = 8
     cors_origins: tuple[str, ...] = ("*",)
     fixed_now: datetime | None = None
@@ -136,8 +128,14 @@ class Config:
             raise ConfigError(f"CDS_TIMEZONE: unknown time zone {self.timezone!r}") from None
         if self.jwt_leeway < 0 or self.jwt_leeway > 600:
             raise ConfigError("CDS_JWT_LEEWAY must be between 0 and 600 seconds")
-        if not 0 < self.fhir_timeout <= 300:
-            raise ConfigError("CDS_FHIR_TIMEOUT must be > 0 and at most 300 seconds")
+        if not 30 <= self.jwt_max_lifetime <= 3600:
+            raise ConfigError("CDS_JWT_MAX_LIFETIME must be between 30 and 3600 seconds")
+        if not 0 < self.fhir_timeout <= 60:
+            raise ConfigError("CDS_FHIR_TIMEOUT must be > 0 and at most 60 seconds (it bounds every hook call)")
+        if not 1024 <= self.fhir_max_bytes <= 1024 ** 3:
+            raise ConfigError("CDS_FHIR_MAX_BYTES must be between 1024 and 1073741824")
+        if not 1 <= self.fhir_max_resources <= 1_000_000:
+            raise ConfigError("CDS_FHIR_MAX_RESOURCES must be between 1 and 1000000")
         if not 1 <= self.fhir_max_pages <= 1000:
             raise ConfigError("CDS_FHIR_MAX_PAGES must be between 1 and 1000")
         if not 1 <= self.fhir_workers <= 256:
@@ -150,9 +148,11 @@ class Config:
             for source in sources:
                 _check_jwks_source(iss, source)
         for url in self.allowed_fhir_servers:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"CDS_ALLOWED_FHIR_SERVERS: {url!r} is not an http(s) base URL")
+            try:
+                parse_target(url, allow_query=False)
+            except UnsafeUrl as exc:
+                raise ConfigError(f"CDS_ALLOWED_FHIR_SERVERS: {url!r} is not an http(s) base URL the service "
+                                  f"can use ({exc})") from None
         if self.production and not self.allowed_fhir_servers:
             raise ConfigError(
                 "CDS_ALLOWED_FHIR_SERVERS must be set in production (comma-separated FHIR base URLs "
@@ -161,9 +161,16 @@ class Config:
         if self.jwt_required and not self.trusted_issuers:
             raise ConfigError("CDS_JWT_REQUIRED is on but CDS_TRUSTED_ISSUERS is empty: no client could call")
         if self.public_base_url is not None:
-            parts = urlsplit(self.public_base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-                raise ConfigError(f"CDS_PUBLIC_BASE_URL: {self.public_base_url!r} is not an absolute http(s) URL")
+            try:
+                parse_target(self.public_base_url, allow_query=False)
+            except UnsafeUrl as exc:
+                raise ConfigError(f"CDS_PUBLIC_BASE_URL: {self.public_base_url!r} is not an absolute http(s) URL "
+                                  f"({exc})") from None
+        if self.production and self.jwt_required and not self.public_base_url:
+            raise ConfigError(
+                "CDS_PUBLIC_BASE_URL must be set in production when JWT verification is on: it is the JWT "
+                "audience (the service never takes it from the Host or X-Forwarded-* headers)"
+            )
         if self.fixed_now is not None and self.fixed_now.tzinfo is None:
             raise ConfigError("CDS_FIXED_NOW needs a time zone offset (e.g. 2026-11-24T09:00:00Z)")
         if not self.database:
@@ -265,12 +272,15 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "jwt_required": _bool,
     "trusted_issuers": _issuers,
     "jwt_leeway": _int,
+    "jwt_max_lifetime": _int,
     "allowed_fhir_servers": _list,
     "database": _str,
     "language": _lang,
     "timezone": _str,
     "fhir_timeout": _float,
     "fhir_max_pages": _int,
+    "fhir_max_bytes": _int,
+    "fhir_max_resources": _int,
     "fhir_workers": _int,
     "cors_origins": _list,
     "fixed_now": _datetime,
@@ -283,10 +293,11 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 def _check_jwks_source(iss: str, source: str) -> None:
     if source.startswith("file:"):
         return
-    parts = urlsplit(source)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+    try:
+        target = parse_target(source)
+    except UnsafeUrl:
+        target = None
+    if target is not None and (target.scheme == "https" or target.is_loopback):
         return
     raise ConfigError(
         f"CDS_TRUSTED_ISSUERS: JWKS source {source!r} of {iss!r} must be an https URL "

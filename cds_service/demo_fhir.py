@@ -142,7 +142,17 @@ def _read_only() -> Response:
 
 
 def _base() -> str:
-    return request.host_url.rstrip("/") + (request.script_root or "") + PREFIX
+    """This server's demo base for links: configuration (``CDS_PUBLIC_BASE_URL``, else the listening
+    address), never a Host header naming some other server."""
+    from cds_service.hooks.auth import development_bases
+
+    config = getattr(current_app.extensions.get("cds"), "config", None)
+    if config is not None and config.public_base_url:
+        return config.public_base_url.rstrip("/") + PREFIX
+    bases = development_bases(request.environ)
+    host = request.host_url.rstrip("/")
+    root = host if host in bases else (bases[0] if bases else "")
+    return root + (request.script_root or "") + PREFIX
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]

@@ -19,6 +19,7 @@ import sys
 from cds_service.app import create_app
 from cds_service.config import Config, ConfigError
 from cds_service.feedback_store import StoreUnavailable
+from cds_service.hooks.guard import scheme_from_socket
 from cds_service.hooks.logs import configure_logging
 
 APP_LOAD_ERROR = 4  # gunicorn.arbiter.Arbiter.APP_LOAD_ERROR
@@ -29,3 +30,4 @@ try:
 except (ConfigError, StoreUnavailable) as exc:
     print(f"neuro-onc-cds: cannot start: {exc}", file=sys.stderr, flush=True)
     raise SystemExit(APP_LOAD_ERROR) from None
+app.wsgi_app = scheme_from_socket(app.wsgi_app)  # gunicorn trusts X-Forwarded-Proto from loopback: we do not

@@ -128,6 +128,16 @@ def test_missing_toml_file_is_an_error(tmp_path):
         ({"CDS_DEMO_FHIR": "2"}, "CDS_DEMO_FHIR must be true or false"),
         ({"CDS_PUBLIC_BASE_URL": "cds.example.org"}, "CDS_PUBLIC_BASE_URL"),
         ({"CDS_CORS_ORIGINS": ","}, "CDS_CORS_ORIGINS must name"),
+        ({"CDS_ALLOWED_FHIR_SERVERS": "http://attacker:9\\@fhir.example.org/r4"}, "backslashes"),
+        ({"CDS_ALLOWED_FHIR_SERVERS": "https://user@fhir.example.org/r4"}, "user information"),
+        ({"CDS_ALLOWED_FHIR_SERVERS": "https://fhir.example.org/r4?x=1"}, "must not have a query"),
+        ({"CDS_ALLOWED_FHIR_SERVERS": "file:///etc/passwd"}, "only http and https"),
+        ({"CDS_TRUSTED_ISSUERS": '{"https://ehr": "https://a\\\\@ehr.example.org/jwks"}'}, "must be an https URL"),
+        ({"CDS_PUBLIC_BASE_URL": "https://cds.example.org\\@evil"}, "CDS_PUBLIC_BASE_URL"),
+        ({"CDS_JWT_MAX_LIFETIME": "86400"}, "CDS_JWT_MAX_LIFETIME must be between"),
+        ({"CDS_FHIR_TIMEOUT": "600"}, "CDS_FHIR_TIMEOUT must be > 0 and at most 60"),
+        ({"CDS_FHIR_MAX_BYTES": "10"}, "CDS_FHIR_MAX_BYTES must be between"),
+        ({"CDS_FHIR_MAX_RESOURCES": "0"}, "CDS_FHIR_MAX_RESOURCES must be between"),
     ],
 )
 def test_invalid_values_name_the_variable(env, message):
@@ -148,11 +158,31 @@ def test_production_requires_allowed_fhir_servers():
 
 def test_production_turns_jwt_on_by_default():
     env = {"CDS_ALLOWED_FHIR_SERVERS": "https://fhir.example.org/r4",
-           "CDS_TRUSTED_ISSUERS": '{"https://ehr": "https://ehr/jwks"}'}
+           "CDS_TRUSTED_ISSUERS": '{"https://ehr": "https://ehr/jwks"}',
+           "CDS_PUBLIC_BASE_URL": "https://cds.example.org"}
     assert Config.from_env(env, production=True).jwt_required is True
     assert Config.from_env({**env, "CDS_JWT_REQUIRED": "false"}, production=True).jwt_required is False
     with pytest.raises(ConfigError, match="CDS_TRUSTED_ISSUERS is empty"):
         Config.from_env({"CDS_ALLOWED_FHIR_SERVERS": "https://fhir.example.org/r4"}, production=True)
+
+
+def test_production_with_jwt_requires_the_public_base_url():
+    """The JWT audience is configuration, never the Host header: production with JWT on needs it."""
+    env = {"CDS_ALLOWED_FHIR_SERVERS": "https://fhir.example.org/r4",
+           "CDS_TRUSTED_ISSUERS": '{"https://ehr": "https://ehr/jwks"}'}
+    with pytest.raises(ConfigError, match="CDS_PUBLIC_BASE_URL must be set in production"):
+        Config.from_env(env, production=True)
+    assert Config.from_env({**env, "CDS_JWT_REQUIRED": "false"}, production=True).public_base_url is None
+    assert Config.from_env(env).public_base_url is None  # development: the listening address is the audience
+
+
+def test_security_limits_have_safe_defaults_and_are_read():
+    config = Config.from_env({})
+    assert (config.jwt_max_lifetime, config.fhir_timeout) == (300, 3.0)
+    assert (config.fhir_max_bytes, config.fhir_max_resources) == (32 * 1024 * 1024, 20_000)
+    config = Config.from_env({"CDS_JWT_MAX_LIFETIME": "120", "CDS_FHIR_MAX_BYTES": "2048",
+                              "CDS_FHIR_MAX_RESOURCES": "50"})
+    assert (config.jwt_max_lifetime, config.fhir_max_bytes, config.fhir_max_resources) == (120, 2048, 50)
 
 
 def test_overrides_win_and_none_is_ignored():
@@ -218,6 +248,10 @@ def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
         assert stop.value.code == 4
         assert "CDS_TRUSTED_ISSUERS is empty" in capsys.readouterr().err
         monkeypatch.setenv("CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "https://ehr.example.org/jwks"}')
+        _sys.modules.pop("cds_service.wsgi", None)
+        with pytest.raises(ConfigError, match="CDS_PUBLIC_BASE_URL must be set in production"):
+            importlib.import_module("cds_service.wsgi")
+        monkeypatch.setenv("CDS_PUBLIC_BASE_URL", "https://cds.example.org")
         _sys.modules.pop("cds_service.wsgi", None)
         wsgi = importlib.import_module("cds_service.wsgi")
         state = wsgi.app.extensions["cds"]

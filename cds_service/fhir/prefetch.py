@@ -15,6 +15,14 @@ missing key, its query and why); an *optional* key is reported in
 :attr:`PatientData.unavailable`, the facts it feeds stay unknown and the cards
 say so. ``fhirServer`` must be on the allow-list; an unlisted server is
 refused with 400 before any request is made to it.
+
+All fetches of one call share one :class:`~cds_service.fhir.client.FetchBudget`
+(``CDS_FHIR_TIMEOUT`` seconds, byte and resource caps) and run on the shared
+pool — a single missing key too — while the request thread waits at most
+until the deadline; then it cancels what is still running (sockets are shut
+down, so the pool's threads are free again at once). The reason a key is
+missing is the same text for every kind of failure, so an answer never tells
+a closed port from an open one; the service log has the details.
 """
 
 from __future__ import annotations
@@ -24,14 +32,15 @@ import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from cds_service.config import is_loopback_host, normalise_base_url
 from cds_service.engine import PatientData
 from cds_service.errors import FhirServerNotAllowed, PreconditionFailed
-from cds_service.fhir.client import FhirClient, FhirFetchError, bundle_resources, next_link
+from cds_service.fhir.client import FetchBudget, FhirClient, FhirFetchError, next_link
+from cds_service.fhir.urls import Target, UnsafeUrl, parse_target
 from cds_service.services import PREFETCH, PrefetchKey, Service
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,11 @@ _USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
+
+
+# One text for every fetch failure: a 412 must not tell a closed port from an open one (details are logged).
+FETCH_FAILED = ("fetch failed: the FHIR server gave no usable answer within the call's limits "
+                "(time, size, pages); see the service log")
 
 
 class TokenUnavailable(LookupError):
@@ -98,25 +112,63 @@ class FhirServerPolicy:
     """
 
     def __init__(self, allowed: Iterable[str] = (), *, production: bool = False) -> None:
-        self.allowed = frozenset(normalise_base_url(u) for u in allowed)
+        self.allowed = frozenset(parse_target(u, allow_query=False).base for u in allowed)
         self.production = production
         self._warned = False
 
-    def check(self, fhir_server: str, extra_allowed: Iterable[str] = ()) -> None:
-        norm = normalise_base_url(fhir_server)
-        if norm in self.allowed or norm in {normalise_base_url(u) for u in extra_allowed}:
-            return
-        if not self.allowed and not self.production:
-            if is_loopback_host(urlsplit(fhir_server).hostname):
-                if not self._warned:
-                    log.warning("CDS_ALLOWED_FHIR_SERVERS is not set: allowing loopback FHIR servers only "
-                                "(development mode)")
-                    self._warned = True
-                return
+    def check(self, fhir_server: object, extra_allowed: Iterable[str] = ()) -> Target:
+        """The parsed ``fhirServer`` when it may be contacted; else :class:`FhirServerNotAllowed` (400).
+
+        Compared as parts parsed by the connecting parser (scheme, host, port, path):
+        see :mod:`cds_service.fhir.urls`. Nothing is ever connected to for this check.
+        """
+        try:
+            target = _parse_base(fhir_server)
+        except UnsafeUrl as exc:
+            raise FhirServerNotAllowed(f"fhirServer is not an acceptable FHIR base URL ({exc}); it was not contacted",
+                                       fhirServer=_shown(fhir_server)) from None
+        if target.base in self.allowed or target.base in _bases(extra_allowed):
+            return target
+        if not self.allowed and not self.production and target.is_loopback:
+            if not self._warned:
+                log.warning("CDS_ALLOWED_FHIR_SERVERS is not set: allowing loopback FHIR servers only "
+                            "(development mode)")
+                self._warned = True
+            return target
         raise FhirServerNotAllowed(
             "fhirServer is not on this service's allow-list (CDS_ALLOWED_FHIR_SERVERS); it was not contacted",
-            fhirServer=fhir_server,
+            fhirServer=_shown(fhir_server),
         )
+
+
+def _bases(urls: Iterable[str]) -> set[str]:
+    out = set()
+    for url in urls:
+        try:
+            out.add(_parse_base(url).base)
+        except UnsafeUrl:
+            continue
+    return out
+
+
+def _parse_base(url: object) -> Target:
+    """:func:`parse_target` for base URLs, cached: an EHR sends the same ``fhirServer`` on every call."""
+    if isinstance(url, str) and len(url) <= 512:
+        return _parse_base_cached(url)
+    return parse_target(url, allow_query=False)
+
+
+@lru_cache(maxsize=256)
+def _parse_base_cached(url: str) -> Target:
+    return parse_target(url, allow_query=False)  # an UnsafeUrl is raised, never cached
+
+
+def _shown(value: object) -> str | None:
+    """The refused value as echoed in the 400 body: the client's own text, bounded, printable ASCII only."""
+    if not isinstance(value, str):
+        return None
+    text = value[:200]
+    return "".join(c if " " <= c <= "~" else "\ufffd" for c in text)
 
 
 @dataclass
@@ -136,12 +188,10 @@ class _Slot:
 class PrefetchResolver:
     """Turns a hook request's prefetch (+ ``fhirServer``) into :class:`PatientData`. Thread-safe."""
 
-    def __init__(self, client: FhirClient, policy: FhirServerPolicy, *, workers: int = 8,
-                 wait_margin: float = 5.0) -> None:
+    def __init__(self, client: FhirClient, policy: FhirServerPolicy, *, workers: int = 8) -> None:
         self.client = client
         self.policy = policy
         self.workers = workers
-        self.wait_margin = wait_margin
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = Lock()
 
@@ -162,7 +212,7 @@ class PrefetchResolver:
                 extra_allowed: Iterable[str] = ()) -> PatientData:
         fhir_server = request.get("fhirServer") or None
         if fhir_server:
-            self.policy.check(fhir_server, extra_allowed)  # before anything else: never contact a foreign server
+            fhir_server = self.policy.check(fhir_server, extra_allowed).url  # first: never contact a foreign server
         context = request.get("context") or {}
         sent = request.get("prefetch") or {}
         auth = request.get("fhirAuthorization") or {}
@@ -226,32 +276,43 @@ class PrefetchResolver:
         return slot
 
     def _fetch_all(self, pending: list[_Slot], fhir_server: str, token: str | None) -> None:
-        if len(pending) == 1:
-            self._fetch_one(pending[0], fhir_server, token)
-            return
+        """Fetch every pending key on the pool within one budget; what is not done by the deadline is cancelled.
+
+        Workers return their result; only this thread writes the slots, so an
+        abandoned fetch that finishes late changes nothing.
+        """
+        budget = self.client.budget()
         pool = self._executor()
         futures: list[tuple[_Slot, Future]] = [
-            (slot, pool.submit(self._fetch_one, slot, fhir_server, token)) for slot in pending
+            (slot, pool.submit(self._fetch_one, slot, fhir_server, token, budget)) for slot in pending
         ]
-        deadline = time.monotonic() + self.client.timeout + self.wait_margin  # one budget for all keys
-        for slot, future in futures:
-            try:
-                future.result(timeout=max(deadline - time.monotonic(), 0))
-            except FutureTimeout:
-                future.cancel()
-                slot.missing = MissingKey(slot.spec.key, slot.spec.query,
-                                          f"timeout after {self.client.timeout:g} s", slot.spec.required)
+        try:
+            for slot, future in futures:
+                try:
+                    slot.resources, slot.missing = future.result(timeout=max(budget.deadline - time.monotonic(), 0))
+                except FutureTimeout:
+                    future.cancel()
+                    log.warning("prefetch %s: abandoned at the call's deadline (%g s)", slot.spec.key,
+                                self.client.timeout)
+                    slot.resources, slot.missing = (), self._missing(slot)
+        finally:
+            budget.cancel()  # whatever still runs stops now (its socket is shut down)
 
-    def _fetch_one(self, slot: _Slot, fhir_server: str, token: str | None) -> None:
+    @staticmethod
+    def _missing(slot: _Slot) -> MissingKey:
+        return MissingKey(slot.spec.key, slot.spec.query, FETCH_FAILED, slot.spec.required)
+
+    def _fetch_one(self, slot: _Slot, fhir_server: str, token: str | None,
+                   budget: FetchBudget) -> tuple[Sequence[Mapping[str, Any]], MissingKey | None]:
         try:
             if slot.fetch == "follow":
-                slot.resources = self.client.follow(fhir_server, slot.bundle or {}, token, slot.spec.resource_type)
+                found = self.client.follow(fhir_server, slot.bundle or {}, token, slot.spec.resource_type, budget)
             else:
-                slot.resources = self.client.fetch(fhir_server, slot.query, token)
+                found = self.client.fetch(fhir_server, slot.query, token, budget)
+            return found, None
         except FhirFetchError as exc:
-            slot.resources = ()
-            slot.missing = MissingKey(slot.spec.key, slot.spec.query, f"fetch failed: {exc.message}",
-                                      slot.spec.required)
+            log.warning("prefetch %s: fetch failed (%s: %s)", slot.spec.key, exc.code, exc.message)
+            return (), self._missing(slot)
         except Exception:  # a bug must not hide as "data unavailable"
             log.exception("prefetch %s: unexpected error", slot.spec.key)
             raise

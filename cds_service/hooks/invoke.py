@@ -73,7 +73,7 @@ def invoke(service_id: str) -> Response:
     language = state.config.language
     if "Accept-Language" in request.headers:
         language = choose_language(request.accept_languages, language)
-    extra_allowed = state.extra_allowed_fhir(request.host_url) if body.get("fhirServer") else ()
+    extra_allowed = state.extra_allowed_fhir(request.environ) if body.get("fhirServer") else ()
     evaluation = evaluate_request(
         state.engine, state.resolver, service, body,
         now=state.clock(), language=language, extra_allowed=extra_allowed,

@@ -39,7 +39,8 @@ class Metrics:
             ["service", "outcome"], registry=self.registry,
         )
         self.jwt_rejected = Counter(
-            "cds_jwt_rejected", "Requests rejected by JWT verification", registry=self.registry,
+            "cds_jwt_rejected", "Requests rejected by JWT verification, by reason code",
+            ["reason"], registry=self.registry,
         )
 
     def exposition(self) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from flask import Flask, current_app
 
@@ -18,7 +18,7 @@ from cds_service.engine import Engine
 from cds_service.feedback_store import FeedbackStore
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.prefetch import PrefetchResolver
-from cds_service.hooks.auth import JwtVerifier
+from cds_service.hooks.auth import JwtVerifier, development_bases
 from cds_service.hooks.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,14 @@ class CdsState:
     demo_fhir_base: Callable[[str], str] | None = None
     discovery_body: bytes = b""
 
-    def extra_allowed_fhir(self, host_url: str) -> tuple[str, ...]:
+    def extra_allowed_fhir(self, environ: Mapping[str, Any]) -> tuple[str, ...]:
         """FHIR bases allowed besides the allow-list: the embedded demo server when it is on.
 
-        The request's Host header is client-controlled, so in production the demo base is
-        taken from ``CDS_PUBLIC_BASE_URL`` only (otherwise a client could point the service
-        at any host by sending a matching Host header).
+        Taken from configuration, never from the request's ``Host`` header (a client
+        could otherwise point the service, and its bearer token, at any host):
+        ``CDS_PUBLIC_BASE_URL`` + ``/demo/fhir``; in development without it, the
+        address the server listens on (see :func:`development_bases`); in production
+        without it, none.
         """
         if self.demo_fhir_base is None:
             return ()
@@ -50,7 +52,7 @@ class CdsState:
             return (self.demo_fhir_base(self.config.public_base_url),)
         if self.config.production:
             return ()
-        return (self.demo_fhir_base(host_url),)
+        return tuple(self.demo_fhir_base(base) for base in development_bases(environ))
 
     def close(self) -> None:
         """Flush and release everything (tests and shutdown)."""

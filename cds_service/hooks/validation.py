@@ -104,7 +104,10 @@ def validate_hook_request(body: Mapping[str, Any], service: Service) -> None:
 
     fhir_server = body.get("fhirServer")
     if fhir_server is not None:
-        parts = urlsplit(fhir_server) if isinstance(fhir_server, str) else None
+        try:
+            parts = urlsplit(fhir_server) if isinstance(fhir_server, str) else None
+        except ValueError:  # "http://[" and other unparsable URLs: a 400, never a 500
+            parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadRequest("fhirServer must be an absolute http(s) URL", field="fhirServer")
     auth = body.get("fhirAuthorization")

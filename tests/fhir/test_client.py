@@ -18,6 +18,7 @@ from cds_service.fhir.client import (
     FhirHttpError,
     FhirTimeout,
     FhirTooManyPages,
+    FhirUrlRefused,
     bundle_resources,
 )
 
@@ -73,7 +74,7 @@ def test_page_limit(client):
 @responses.activate
 def test_next_link_to_another_server_is_not_followed(client):
     responses.get(f"{BASE}/Observation", json=page("o1", next_url="https://evil.example.com/r4/p2"))
-    with pytest.raises(FhirBadResponse, match="outside the FHIR server"):
+    with pytest.raises(FhirUrlRefused, match="outside the FHIR base"):
         client.fetch(BASE, "Observation", token="secret-token")
     assert [c.request.url for c in responses.calls] == [f"{BASE}/Observation"]
 

@@ -241,10 +241,14 @@ def test_the_token_is_never_logged(client, caplog):
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
 
 
-def test_rejections_are_counted(client):
+def test_rejections_are_counted_by_reason(client):
     get(client)
     get(client, "x.y.z")
-    assert "cds_jwt_rejected_total 2.0" in client.get("/metrics").get_data(as_text=True)
+    get(client, make_token(aud="https://other.example.org/cds-services"))
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'cds_jwt_rejected_total{reason="no-token"} 1.0' in metrics
+    assert 'cds_jwt_rejected_total{reason="malformed"} 1.0' in metrics
+    assert 'cds_jwt_rejected_total{reason="audience"} 1.0' in metrics
 
 
 def _redis_url() -> str:
@@ -277,3 +281,184 @@ def test_redis_down_rejects_rather_than_accepting_a_possible_replay(make_app, tm
     app = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)},
                    redis_url="redis://127.0.0.1:1/0")
     assert get(app.test_client(), make_token()).status_code == 401
+
+
+# -- token lifetime (issue #12 item 4) --------------------------------------------------------------
+
+def _with_times(exp, iat, jti=None):
+    claims = {"iss": ISS_FILE, "aud": DISCOVERY, "exp": exp, "iat": iat, "jti": jti or str(uuid.uuid4())}
+    return jwt.encode(claims, EC_KEY, algorithm="ES384", headers={"kid": "ec-1", "typ": "JWT"})
+
+
+LONG_LIVED = {
+    "ten years": lambda now: _with_times(now + 10 * 365 * 86400, now),
+    "1e308": lambda now: _with_times(1e308, now),
+    "infinity": lambda now: _with_times(float("inf"), now),
+    "NaN exp": lambda now: _with_times(float("nan"), now),
+    "one hour": lambda now: _with_times(now + 3600, now),
+    "lifetime just over the cap": lambda now: _with_times(now + 301, now),
+    "iat an hour ago, exp soon": lambda now: _with_times(now + 60, now - 3600),
+    "string exp": lambda now: _with_times(str(now + 60), now),
+    "boolean iat": lambda now: _with_times(now + 60, True),
+}
+
+
+@pytest.mark.parametrize("case", list(LONG_LIVED))
+def test_long_lived_tokens_are_refused(jwt_app, case):
+    client = jwt_app.test_client()
+    replay = jwt_app.extensions["cds"].verifier.replay
+    before = len(replay._seen)
+    response = get(client, LONG_LIVED[case](int(time.time())))
+    assert response.status_code == 401
+    assert len(replay._seen) == before  # the jti never reaches the replay cache
+
+
+def test_a_token_of_exactly_the_maximum_lifetime_is_accepted(client):
+    now = int(time.time())
+    assert get(client, _with_times(now + 300, now)).status_code == 200
+
+
+def test_maximum_lifetime_is_configurable(make_app, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1"))))
+    c = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)}, jwt_max_lifetime=60).test_client()
+    now = int(time.time())
+    assert get(c, _with_times(now + 60, now)).status_code == 200
+    assert get(c, _with_times(now + 120, now)).status_code == 401
+
+
+def test_replay_cache_cannot_be_filled_by_long_lived_tokens(jwt_app):
+    """Each accepted jti is kept at most max lifetime + leeway; long-lived tokens never enter it."""
+    client = jwt_app.test_client()
+    replay = jwt_app.extensions["cds"].verifier.replay
+    replay.max_entries = 5
+    now = int(time.time())
+    for _ in range(20):
+        assert get(client, _with_times(now + 10 * 365 * 86400, now)).status_code == 401
+    assert len(replay._seen) == 0
+    until = []
+    for _ in range(3):
+        assert get(client, make_token()).status_code == 200
+    until = list(replay._seen.values())
+    assert all(u <= time.time() + 300 + 60 + 1 for u in until)
+
+
+def test_an_oversized_jti_is_refused(client):
+    assert get(client, make_token(jti="j" * 10_000)).status_code == 401
+
+
+# -- audience from configuration, never from Host / X-Forwarded-* (issue #12 item 3) -----------------
+
+def test_host_header_does_not_choose_the_audience(client):
+    token = make_token(aud="https://other-service.example.org/cds-services")
+    response = client.get("/cds-services", headers={"Authorization": f"Bearer {token}",
+                                                   "Host": "other-service.example.org"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Forwarded-Proto": "https"},
+    {"X-Forwarded-Host": "other-service.example.org", "X-Forwarded-Proto": "https"},
+    {"Forwarded": "host=other-service.example.org;proto=https"},
+])
+def test_forwarded_headers_do_not_choose_the_audience(client, headers):
+    host = headers.get("X-Forwarded-Host", "localhost")
+    token = make_token(aud=f"https://{host}/cds-services")
+    assert get_with(client, token, headers).status_code == 401
+
+
+def get_with(client, token, headers):
+    return client.get("/cds-services", headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def test_public_base_url_is_the_audience_whatever_the_host(make_app, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1"))))
+    c = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)},
+                 public_base_url="https://cds.example.org/neuro").test_client()
+    token = make_token(aud="https://cds.example.org/neuro/cds-services")
+    assert get_with(c, token, {"Host": "evil.example.org", "X-Forwarded-Proto": "http"}).status_code == 200
+
+
+def test_development_audience_is_the_listening_address_over_a_real_socket(make_app, tmp_path):
+    """A real werkzeug server on loopback: aud = the address it listens on (or localhost), never the Host."""
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks(public_jwk(EC_KEY, "ec-1"))))
+    app = make_app(jwt_required=True, trusted_issuers={ISS_FILE: (f"file:{path}",)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_port
+    base = f"http://127.0.0.1:{port}"
+
+    def status(aud, **headers):
+        token = make_token(aud=aud)
+        return requests.get(f"{base}/cds-services", headers={"Authorization": f"Bearer {token}", **headers},
+                            timeout=10).status_code
+
+    try:
+        assert status(f"{base}/cds-services") == 200
+        assert status(f"http://localhost:{port}/cds-services") == 200
+        assert status(f"http://evil.example.org:{port}/cds-services", Host=f"evil.example.org:{port}") == 401
+        assert status(f"https://127.0.0.1:{port}/cds-services", **{"X-Forwarded-Proto": "https"}) == 401
+        assert status(f"http://127.0.0.1:{port + 1}/cds-services") == 401
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_production_has_no_audience_without_the_public_base_url():
+    from types import SimpleNamespace
+
+    from cds_service.hooks.auth import expected_audiences
+
+    request = SimpleNamespace(path="/cds-services", environ={"SERVER_NAME": "localhost", "SERVER_PORT": "80",
+                                                             "wsgi.url_scheme": "http"})
+    assert expected_audiences(request, None, production=True) == ()
+    assert expected_audiences(request, None) == ("http://localhost/cds-services", "http://127.0.0.1/cds-services",
+                                                 "http://[::1]/cds-services")
+
+
+# -- why a token was refused is logged (issue #14 item 3) ---------------------------------------------
+
+@pytest.mark.parametrize("token, reason, logged", [
+    (lambda: make_token(aud="https://other.example.org/x"), "audience", "https://other.example.org/x"),
+    (lambda: make_token(iss="https://evil.example.org"), "untrusted-issuer", "https://evil.example.org"),
+    (lambda: None, "no-token", "no Authorization header"),
+    (lambda: make_token(drop=("jti",)), "missing-claim", "'jti'"),
+    (lambda: make_token(exp_in=3600), "lifetime", "CDS_JWT_MAX_LIFETIME"),
+    (lambda: unsigned_token(), "algorithm", "'none'"),
+])
+def test_rejections_log_the_reason_never_the_token(client, caplog, token, reason, logged):
+    caplog.set_level("INFO")
+    value = token()
+    response = get(client, value)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "unauthorized", "message": "Unauthorized"}
+    records = [r for r in caplog.records if r.getMessage().startswith("jwt rejected")]
+    assert records and records[-1].jwt_reason == reason
+    assert logged in records[-1].getMessage()
+    if value:
+        assert value not in caplog.text
+        assert all(part not in caplog.text for part in value.split(".") if len(part) > 20)
+    if reason == "audience":
+        assert DISCOVERY in records[-1].getMessage()  # expected vs received
+
+
+def test_forwarded_proto_cannot_change_the_scheme_the_app_sees():
+    """gunicorn sets wsgi.url_scheme from X-Forwarded-Proto for loopback peers; the wrapper resets it."""
+    import socket as _socket
+
+    from cds_service.hooks.guard import scheme_from_socket
+
+    seen = []
+    app = scheme_from_socket(lambda environ, start_response: seen.append(environ["wsgi.url_scheme"]) or [b""])
+    with _socket.socket() as plain:
+        app({"gunicorn.socket": plain, "wsgi.url_scheme": "https", "HTTP_X_FORWARDED_PROTO": "https"}, None)
+    app({"wsgi.url_scheme": "https"}, None)  # no socket (a test client): left alone
+    assert seen == ["http", "https"]

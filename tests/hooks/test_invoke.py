@@ -10,6 +10,7 @@ import responses
 from hook_support import FHIR, NOW, bundle, hook_request
 
 from cds_service.cards.validate import check_response
+from cds_service.fhir.prefetch import FETCH_FAILED
 from cds_service.services import PREFETCH, SERVICES
 
 URL = "/cds-services/brain-metastases"
@@ -262,8 +263,8 @@ def test_operation_outcome_without_fhir_server_is_missing(client):
 
 
 @pytest.mark.parametrize("failure, reason", [
-    ({"status": 500}, "fetch failed: HTTP 500"),
-    ({"body": requests.exceptions.ReadTimeout()}, "fetch failed: timeout after 10 s"),
+    ({"status": 500}, FETCH_FAILED),
+    ({"body": requests.exceptions.ReadTimeout()}, FETCH_FAILED),
 ])
 @responses.activate
 def test_fhir_failure_on_a_required_key_is_412(client, failure, reason):
