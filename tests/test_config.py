@@ -249,8 +249,10 @@ def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
         assert "CDS_TRUSTED_ISSUERS is empty" in capsys.readouterr().err
         monkeypatch.setenv("CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "https://ehr.example.org/jwks"}')
         _sys.modules.pop("cds_service.wsgi", None)
-        with pytest.raises(ConfigError, match="CDS_PUBLIC_BASE_URL must be set in production"):
+        with pytest.raises(SystemExit) as stop:
             importlib.import_module("cds_service.wsgi")
+        assert stop.value.code == 4
+        assert "CDS_PUBLIC_BASE_URL must be set in production" in capsys.readouterr().err
         monkeypatch.setenv("CDS_PUBLIC_BASE_URL", "https://cds.example.org")
         _sys.modules.pop("cds_service.wsgi", None)
         wsgi = importlib.import_module("cds_service.wsgi")

@@ -202,7 +202,7 @@ def test_the_production_command_runs_from_the_repository_root(loaded_fhir, tmp_p
     token()  # creates the key and its JWKS
     env = {"CDS_ALLOWED_FHIR_SERVERS": loaded_fhir.base, "CDS_DATABASE": str(tmp_path / "feedback.sqlite3"),
            "CDS_TRUSTED_ISSUERS": json.dumps({issuer: f"file:{tmp_path / 'ehr-key-jwks.json'}"}),
-           "CDS_FIXED_NOW": "2026-11-24T09:00:00Z"}
+           "CDS_FIXED_NOW": "2026-11-24T09:00:00Z", "CDS_PUBLIC_BASE_URL": base}
     proc = _gunicorn(args, env)
     try:
         deadline = time.monotonic() + 90
