@@ -109,7 +109,8 @@ class Renderer:
     def _fact_names(self, names: Sequence[str], language: str, shown: int = 3) -> str:
         """"KPS, verwachte overleving en 2 andere": the missing facts a summary can name in < 140 characters."""
         labels = [self.catalogue.label(n, language) for n in dict.fromkeys(names)]
-        labels = [lab if lab[:2].isupper() else lab[:1].lower() + lab[1:] for lab in labels]  # KPS stays KPS
+        # mid-sentence in lower case, unless the label holds a name or abbreviation ("Karnofsky-score (KPS)")
+        labels = [lab if any(ch.isupper() for ch in lab[1:]) else lab[:1].lower() + lab[1:] for lab in labels]
         more = len(labels) - shown
         if more > 0:
             rest = self._phrase("and-more", language).format(count=more)
