@@ -28,7 +28,7 @@ treatment surgery within before after from should must missing record this that 
 daily twice these those their there been being than into also only where whose could would patient's
 symptoms findings required advice needed since until above below between every each other another
 to for by at on an or are has have will can may it its see draft referral performance survival expected wish
-executing centre radiotherapy radiation oncologist surgeon neurologist order orders twice daily scan
+executing centre radiotherapy radiation oncologist surgeon neurologist order orders twice daily scan luminal basal
 """.split())
 DUTCH_WORDS = frozenset("""
 de het een en van met zonder niet bij voor naar nog geen ook wordt worden maanden weken dagen vastgelegd
@@ -57,10 +57,19 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-zà-ÿ']+", text.lower())
 
 
+def _created_texts(resource: dict) -> list[str]:
+    """What a clinician reads in a resource a card creates: its name, dosage and note (one language)."""
+    code = resource.get("code") or resource.get("medicationCodeableConcept") or {}
+    return [code.get("text", ""), *(d.get("text", "") for d in resource.get("dosageInstruction", [])),
+            *(n.get("text", "") for n in resource.get("note", []))]
+
+
 def _texts(card: dict) -> list[str]:
     c = card["card"]
+    actions = [a for s in c.get("suggestions", []) for a in s.get("actions", [])]
     return [c["summary"], c["detail"], *(s["label"] for s in c.get("suggestions", [])),
-            *(a["description"] for s in c.get("suggestions", []) for a in s.get("actions", [])),
+            *(a["description"] for a in actions),
+            *(t for a in actions if a["type"] == "create" for t in _created_texts(a["resource"])),
             *(r["display"] for r in c.get("overrideReasons", []))]
 
 
@@ -112,6 +121,23 @@ def test_no_internal_words():
                 if match:
                     found.setdefault(_ids(card), set()).add(f"{what}: {match.group(0)!r}")
     assert not found, f"internal words on {len(found)} cards: {dict(list(found.items())[:15])}"
+
+
+def test_created_orders_are_named_in_the_card_language():
+    """Not "Neuro-oncologisch MDO / neuro-oncology MDO": the name of the order in the card's language only."""
+    from cds_service.cards.actions import load_order_templates
+
+    names = {lang: {e["display"][lang] for e in load_order_templates().entries.values()} for lang in ("nl", "en")}
+    checked = 0
+    for card in CARDS:
+        for s in card["card"].get("suggestions", []):
+            for action in s.get("actions", []):
+                if action["type"] == "create":
+                    resource = action["resource"]
+                    text = (resource.get("code") or resource.get("medicationCodeableConcept"))["text"]
+                    assert text in names[card["language"]], (_ids(card), text)
+                    checked += 1
+    assert checked > 50
 
 
 def test_no_placeholder_left():

@@ -139,7 +139,7 @@ def test_data_missing_card_names_the_fact():
     assert {c["source"]["topic"]["code"] for c in cards} == {"DATA-MISSING", "PROG-RPA"}
     card = _card(cards, "DATA-MISSING")
     assert card["summary"] == "Record for the guideline advice: expected survival"  # issue 15: actionable summary
-    assert card["detail"].startswith("**Record expected survival.**")
+    assert card["detail"].startswith("**Record: expected survival.**")
     assert "- **Expected survival** — " in card["detail"] and "not older than 3 months" in card["detail"]
     nl = _card(render(facts, "nl"), "DATA-MISSING")
     assert nl["summary"] == "Leg vast voor het richtlijnadvies: verwachte overleving"

@@ -246,7 +246,7 @@ def test_exact_blocked_finding_on_order_sign():
     note = create.params["note"]
     assert isinstance(note, LocalizedText)
     assert note.get("nl").startswith("Verzoek om bespreking in het neuro-oncologisch MDO vóór radiotherapie")
-    assert "Vervangt concept-order: Stereotactische radiochirurgie (SRS), routine." in note.get("nl")
+    assert "Vervangt concept-aanvraag: Stereotactische radiochirurgie (SRS), routine." in note.get("nl")
     assert note.get("en").startswith("Request for discussion in the neuro-oncology MDO before radiotherapy")
 
 
@@ -272,7 +272,7 @@ def test_exact_incomplete_finding():
     )
     assert finding.indicator == "warning"
     note = finding.suggestions[0].actions[-1].params["note"]
-    assert "Eerdere bespreking (2026-11-14) zonder: neurochirurg en neuroradioloog." in note.get("nl")
+    assert "Eerdere bespreking (14-11-2026) zonder: neurochirurg en neuroradioloog." in note.get("nl")
 
 
 def test_no_participants_recorded():
