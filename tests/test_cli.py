@@ -102,7 +102,7 @@ def test_evaluate_prints_facts_then_cards(env, engine):
     assert any(line.split()[:3] == ["ecog", "1", "stale"] for line in lines)
     assert any(line.split()[:3] == ["brain_metastases", "—", "unknown"] for line in lines)
     assert out.index("Facts (3)") < out.index("Cards (1)")
-    assert " INFO  Gegevens ontbreken om het richtlijnadvies te bepalen" in out
+    assert " INFO  Leg vast voor het richtlijnadvies: " in out
     assert "[DATA-MISSING]" in out and "Bron: " in out  # the card's labels are in the card's language (nl)
     assert "**" not in out  # the detail's Markdown is rendered, not printed raw
     assert engine.extractor.now == datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
@@ -118,7 +118,7 @@ def test_evaluate_json_and_language(env, engine):
     assert data["facts"][1] == {"name": "ecog", "value": 1, "status": "stale", "date": "2026-11-20T10:00:00+00:00",
                                 "source": "Observation/o2"}
     assert data["facts"][0]["reason"] == "not recorded"
-    assert data["response"]["cards"][0]["summary"] == "Data missing to determine the guideline advice"
+    assert data["response"]["cards"][0]["summary"].startswith("Record for the guideline advice: ")
     # only the prefetch keys the file had: the optional ones are reported unavailable
     assert "procedures" in data["unavailable"]
 
@@ -247,7 +247,8 @@ def test_rules_json_lists_rules_services_and_templates(fake_pathways):
                                       "services": ["svc-a", "svc-b"], "source": None, "title": None}
     dm = data["DATA-MISSING"]
     assert (dm["indicator"], dm["area"], dm["services"]) == ("info", "common_rules", ["svc-a", "svc-b"])
-    assert dm["source"] == "neuro-onc-cds — data completeness (rule catalog §6)"
+    assert dm["source"] == ("FMS guidelines Brain metastases and Spinal metastases; LWNO document on the "
+                            "neuro-oncology MDO (flowcharts)")
 
 
 def test_rules_markdown(fake_pathways):

@@ -92,10 +92,12 @@ def build_create(kind: str, params: Mapping[str, Any], ctx: EvalContext, templat
     }
     if tpl.get("category"):
         resource["category"] = copy.deepcopy(tpl["category"])
+    code = copy.deepcopy(tpl["code"])
+    code["text"] = templates.display(kind, language)  # one language: the card's (issue 15)
     if rtype == "ServiceRequest":
-        resource["code"] = copy.deepcopy(tpl["code"])
+        resource["code"] = code
     else:
-        resource["medicationCodeableConcept"] = copy.deepcopy(tpl["code"])
+        resource["medicationCodeableConcept"] = code
     if ctx.patient_id:
         resource["subject"] = {"reference": f"Patient/{ctx.patient_id}"}
     if ctx.encounter_id:

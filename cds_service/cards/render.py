@@ -11,14 +11,15 @@ CDS Hooks card rules in :mod:`cds_service.cards.validate`.
 from __future__ import annotations
 
 import logging
+import re
 import uuid as uuid_module
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from cds_service.cards.actions import OrderTemplates, build_create, build_update
-from cds_service.cards.format import format_date, format_value, localize
+from cds_service.cards.format import format_date, format_value, iso_day_text, localizable, localize
 from cds_service.cards.templates import CardTemplate, TemplateSet
 from cds_service.facts.catalogue import FactCatalogue
 from cds_service.facts.model import Fact, Facts, FactStatus
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 
 RULES_SYSTEM = "https://neuro-onc-cds.example.org/fhir/CodeSystem/rules"
 OVERRIDE_SYSTEM = "https://neuro-onc-cds.example.org/fhir/CodeSystem/override-reasons"
-SUMMARY_MAX = 139  # the spec: "<140 characters"
+# Note keys that explain how an ambiguous source was read: kept with the templates as rule documentation,
+# never shown to a clinician (issue 15).
+_DOCUMENTATION_NOTES = ("reading-", "reading:")
+SUMMARY_MAX = 139
+_UNDATED_FACTS = frozenset({"age_years"})  # its date is the birth date: not a date the reader needs  # the spec: "<140 characters"
 
 
 class _SafeDict(dict):
@@ -56,7 +61,9 @@ class Renderer:
         values = self._values(finding.params, language, ctx)
         order = self._order(finding.order_id, ctx)
         if order is not None:
-            values.setdefault("order", order.display or order.id)
+            values.setdefault("order", order.display or self._phrase("draft-order", language))
+        if finding.facts_missing:
+            values.setdefault("missing_facts", self._fact_names(finding.facts_missing, language))
         summary_tpl = (text.get("summary_variants") or {}).get(finding.variant or "", text["summary"])
         summary = self._fit_summary(summary_tpl.format_map(values), finding.rule_id)
         card: dict[str, Any] = {
@@ -90,12 +97,26 @@ class Renderer:
 
     # -- pieces ----------------------------------------------------------------
     def _values(self, params: Mapping[str, Any], language: str, ctx: EvalContext) -> _SafeDict:
-        return _SafeDict({k: format_value(v, language, self.tz, ctx.now) for k, v in params.items()})
+        unknown = self._phrase("unknown", language)
+        return _SafeDict({k: unknown if v is None else format_value(v, language, self.tz, ctx.now)
+                          for k, v in params.items()})
 
     def _order(self, order_id: str | None, ctx: EvalContext) -> DraftOrder | None:
         if not order_id:
             return None
         return next((o for o in ctx.draft_orders if o.id == order_id), None)
+
+    def _fact_names(self, names: Sequence[str], language: str, shown: int = 3) -> str:
+        """"KPS, verwachte overleving en 2 andere": the missing facts a summary can name in < 140 characters."""
+        labels = [self.catalogue.label(n, language) for n in dict.fromkeys(names)]
+        # mid-sentence in lower case, unless the label holds a name or abbreviation ("Karnofsky-score (KPS)")
+        labels = [lab if any(ch.isupper() for ch in lab[1:]) else lab[:1].lower() + lab[1:] for lab in labels]
+        more = len(labels) - shown
+        if more > 0:
+            rest = self._phrase("and-more", language).format(count=more)
+            return ", ".join(labels[:shown]) + " " + rest
+        word = " en " if language == "nl" else " and "
+        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + word + labels[-1]
 
     def _fit_summary(self, summary: str, rule_id: str) -> str:
         summary = " ".join(summary.split())
@@ -118,75 +139,89 @@ class Renderer:
 
     def _detail(self, finding: Finding, tpl: CardTemplate, text: Mapping[str, Any], values: Mapping[str, str],
                 facts: Facts, ctx: EvalContext, language: str, order: DraftOrder | None) -> str:
-        parts = [text["detail"].format_map(values).strip()]
+        """Advice first, then the deciding facts and the missing ones; the source is in ``source``."""
+        values = _SafeDict({k: markdown_text(v) if isinstance(finding.params.get(k), str)
+                            or localizable(finding.params.get(k)) else v for k, v in values.items()})
+        if order is not None:
+            values["order"] = markdown_text(order.display or self._phrase("draft-order", language))
+        detail_tpl = (text.get("detail_variants") or {}).get(finding.variant or "", text["detail"])
+        parts = [detail_tpl.format_map(values).strip()]
         notes = text.get("notes") or {}
         for key in finding.notes:
+            if key.startswith(_DOCUMENTATION_NOTES):
+                continue  # how an ambiguous source was read: rule documentation, not card text
             if key in notes:
                 parts.append(notes[key].format_map(values).strip())
             else:
                 parts.append(self._phrase(key, language).format_map(values))
-        if order is not None:
-            parts.append(f"**{self._phrase('order', language)}:** {order.display or order.id} (`{order.id}`)")
-        if finding.trace:
-            steps = "\n".join(f"{i}. {localize(step, language)}" for i, step in enumerate(finding.trace, 1))
-            parts.append(f"**{self._phrase('why', language)}**\n\n{steps}")
-        used = self._facts_table(finding.facts_used, facts, language, ctx)
+        used = self._facts_list(finding.facts_used, facts, language, ctx)
         if used:
             parts.append(f"**{self._phrase('facts-used', language)}**\n\n{used}")
         missing = self._missing_list(finding.facts_missing, facts, language)
         if missing:
             parts.append(f"**{self._phrase('facts-missing', language)}**\n\n{missing}")
         if facts.unavailable_sources:
-            parts.append(
-                self._phrase("sources-unavailable", language).format(
-                    sources=", ".join(sorted(facts.unavailable_sources))
-                )
-            )
-        parts.append(f"**{self._phrase('source', language)}:** {tpl.source.get(language) or tpl.source['en']}")
+            names = sorted({self.templates.word("sources", s, language) for s in facts.unavailable_sources})
+            parts.append(self._phrase("sources-unavailable", language).format(sources=", ".join(names)))
         return "\n\n".join(p for p in parts if p)
+
+    def _word(self, value: str, language: str) -> str:
+        """A coded value in the card's language; an unknown one (text from the record) made inert Markdown."""
+        if value in self.templates.words.get("values", {}):
+            return self.templates.word("values", value, language)
+        return markdown_text(value)
 
     def _worded(self, value: Any, language: str) -> Any:
         """Coded string values (``breast``, ``unilateral`` …) in the card's language."""
         if isinstance(value, str):
-            return self.templates.word("values", value, language)
+            return self._word(value, language)
         if isinstance(value, (frozenset, set, tuple, list)) and all(isinstance(v, str) for v in value):
             items = sorted(value) if isinstance(value, (frozenset, set)) else value  # results keep their order
-            return [self.templates.word("values", v, language) for v in items]
+            return [self._word(v, language) for v in items]
         return value
 
-    def _fact_source(self, fact: Fact) -> str:
-        refs = ", ".join(dict.fromkeys(p.reference for p in fact.provenance))
-        return refs
+    def _fact_value(self, name: str, value: Any, language: str, now: datetime | None) -> str:
+        """A fact value as a clinician reads it: worded codes, decimal comma, unit, local date."""
+        if isinstance(value, Mapping):  # SINS components: "locatie 2, pijn 1 …"
+            return ", ".join(f"{self.templates.word('sins', markdown_text(k), language)} "
+                             f"{format_value(v, language, self.tz, now)}" for k, v in value.items())
+        text = format_value(self._worded(value, language), language, self.tz, now)
+        unit = self.templates.word("units", name, language) if name in self.templates.words.get("units", {}) else ""
+        if unit and isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = f"{text} {unit}"
+        return text
 
-    def _facts_table(self, fact_names: Iterable[str], facts: Facts, language: str, ctx: EvalContext) -> str:
+    def _facts_list(self, fact_names: Iterable[str], facts: Facts, language: str, ctx: EvalContext) -> str:
+        """One line per deciding fact: ``- KPS: 80 (0–100) — 17-11-2026``; remarks in brackets."""
         rows = []
         for name in dict.fromkeys(fact_names):
             fact = facts[name]
             label = self.catalogue.label(name, language)
             if fact.status is FactStatus.KNOWN:
-                value = format_value(self._worded(fact.value, language), language, self.tz, ctx.now)
+                value = self._fact_value(name, fact.value, language, ctx.now)
             elif fact.status is FactStatus.STALE:
                 value = self._phrase("stale", language).format(
-                    value=format_value(fact.stale_value, language, self.tz, ctx.now)
-                )
+                    value=self._fact_value(name, fact.stale_value, language, ctx.now))
             else:
                 value = self._phrase("unknown", language)
             remarks = []
             if fact.derived_from:
                 source = self.templates.word("derived_from", fact.derived_from, language)
                 remarks.append(self._phrase("derived-from", language).format(source=source))
-            remarks.extend(self.templates.word("notes", str(note), language) for note in fact.notes)
+            remarks.extend(markdown_text(self._note(str(note), language)) for note in fact.notes)
             if remarks:
                 value = f"{value} ({'; '.join(remarks)})"
-            rows.append(
-                f"| {label} | {_cell(value)} | {format_date(fact.date, self.tz)} | {_cell(self._fact_source(fact))} |"
-            )
-        if not rows:
-            return ""
-        head = self._phrase("facts-table-head", language)
-        return "\n".join([head, "|---|---|---|---|", *rows])
+            when = format_date(fact.date, self.tz, language)
+            shows_date = (isinstance(fact.value, (datetime, date)) and fact.status is FactStatus.KNOWN
+                          or name in _UNDATED_FACTS)
+            rows.append(f"- {label}: {value}" + (f" — {when}" if when and not shows_date else ""))
+        return "\n".join(rows)
+
+    def _note(self, note: str, language: str) -> str:
+        return self.templates.note(note, language, fill=lambda g: iso_day_text(g, language))
 
     def _missing_list(self, fact_names: Iterable[str], facts: Facts, language: str) -> str:
+        """One line per missing fact: what, why it matters, what to record (in clinical words)."""
         lines = []
         for name in dict.fromkeys(fact_names):
             fact = facts[name]
@@ -196,13 +231,13 @@ class Renderer:
                 line += f" — {why}"
             if fact.status is FactStatus.STALE:
                 line += " " + self._phrase("stale-note", language).format(
-                    value=format_value(fact.stale_value, language, self.tz), date=format_date(fact.date, self.tz)
-                )
+                    value=self._fact_value(name, fact.stale_value, language, None),
+                    date=format_date(fact.date, self.tz, language))
             elif fact.reason and fact.reason != "not recorded":
-                line += f" ({self.templates.word('notes', fact.reason, language)})"
-            record = self.catalogue.how_to_record(name)
-            if record:
-                line += f". {self._phrase('record-as', language)}: {record}"
+                line += f" ({markdown_text(self._note(fact.reason, language))})"
+            window = _record_window(self.catalogue.how_to_record(name), language)
+            line += ". " + self._phrase("record-hint" if not window else "record-hint-window", language).format(
+                window=window)
             lines.append(line)
         return "\n".join(lines)
 
@@ -250,8 +285,34 @@ class Renderer:
         raise ValueError(f"unknown action type {spec.type!r}")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|<>~])")  # links, images, HTML, emphasis, code, tables
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_WINDOW = re.compile(r"not older than (\d+) (month|week|day|hour)s?")
+_WINDOW_UNITS = {"nl": {"month": ("maand", "maanden"), "week": ("week", "weken"), "day": ("dag", "dagen"),
+                        "hour": ("uur", "uur")},
+                 "en": {"month": ("month", "months"), "week": ("week", "weeks"), "day": ("day", "days"),
+                        "hour": ("hour", "hours")}}
+
+
+def markdown_text(text: Any) -> str:
+    """Text from the record (ids, display texts, free text) made inert in card Markdown.
+
+    The Markdown punctuation that makes links, images, HTML, emphasis, code and tables is backslash-escaped
+    (CommonMark), so ``![t](http://…)`` shows as those characters and never becomes an image or a link;
+    control characters and line breaks go (no headings or lists either).
+    """
+    flat = " ".join(_CONTROL.sub(" ", str(text)).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _record_window(record: str, language: str) -> str:
+    """"3 maanden" from the catalogue's "not older than 3 months" (the codes stay in the docs)."""
+    match = _WINDOW.search(record or "")
+    if not match:
+        return ""
+    count = int(match.group(1))
+    one, many = _WINDOW_UNITS[language if language in _WINDOW_UNITS else "en"][match.group(2)]
+    return f"{count} {one if count == 1 else many}"
 
 
 def now_iso(now: datetime) -> str:

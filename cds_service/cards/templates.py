@@ -14,6 +14,7 @@ pathway area holds one entry per rule id::
         summary: "Bespreek in het neuro-oncologisch MDO"  # str.format placeholders from Finding.params
         detail: "…"                                       # Markdown
         summary_variants: {low-kps: "…"}                  # picked by Finding.variant
+        detail_variants: {low-kps: "…"}                   # picked by Finding.variant (else detail)
         notes: {treatment-wish-assumed: "…"}              # appended by Finding.notes
         suggestions: {refer-mdo: "Verwijs naar het neuro-oncologisch MDO"}
       en: {… same keys …}
@@ -24,6 +25,7 @@ fast instead of in front of a clinician.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,7 +36,7 @@ import yaml
 LANGUAGES = ("nl", "en")
 INDICATORS = ("info", "warning", "critical")
 _TEXT_KEYS = ("summary", "detail")
-_MAP_KEYS = ("summary_variants", "notes", "suggestions")
+_MAP_KEYS = ("summary_variants", "detail_variants", "notes", "suggestions")
 
 
 class TemplateError(ValueError):
@@ -62,6 +64,7 @@ class TemplateSet:
     override_reasons: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> {nl, en}
     common: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> {nl, en} shared phrases
     words: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)  # values.yaml sections
+    note_patterns: tuple[tuple[re.Pattern[str], Mapping[str, str]], ...] = ()  # values.yaml note_patterns
 
     def __getitem__(self, rule_id: str) -> CardTemplate:
         try:
@@ -76,6 +79,22 @@ class TemplateSet:
         """A coded value, derivation or fact note in ``language`` (``cards/values.yaml``); else as is."""
         entry = self.words.get(section, {}).get(key)
         return (entry.get(language) or entry.get("en") or key) if entry else key
+
+    def note(self, note: str, language: str, fill: Any = None) -> str:
+        """A fact note in ``language``: a fixed note (``notes``) or one with values (``note_patterns``).
+
+        ``fill`` formats a matched group for the card (e.g. an ISO date in the card's date form).
+        """
+        fixed = self.words.get("notes", {}).get(note)
+        if fixed:
+            return fixed.get(language) or fixed.get("en") or note
+        for pattern, texts in self.note_patterns:
+            match = pattern.match(note)
+            if match:
+                groups = [fill(g) if fill else g for g in match.groups()]
+                text = texts.get(language) or texts["en"]
+                return re.sub(r"\{(\d+)\}", lambda m: groups[int(m.group(1)) - 1], text)
+        return note
 
     def phrase(self, key: str, language: str) -> str:
         entry = self.common.get(key, {})
@@ -162,9 +181,17 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
                         raise TemplateError(f"{special}: {key} needs nl and en text")
                     target[key] = entry
     words: dict[str, Mapping[str, Mapping[str, str]]] = {}
+    patterns: list[tuple[re.Pattern[str], Mapping[str, str]]] = []
     for path in files:
         if path.name == "values.yaml":
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for raw, entry in (data.pop("note_patterns", None) or {}).items():
+                if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
+                    raise TemplateError(f"values.yaml: note pattern {raw!r} needs nl and en text")
+                try:
+                    patterns.append((re.compile(raw), entry))
+                except re.error as exc:
+                    raise TemplateError(f"values.yaml: note pattern {raw!r}: {exc}") from None
             for section, entries in data.items():
                 for key, entry in (entries or {}).items():
                     if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
@@ -181,4 +208,5 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
             if rule_id in templates:
                 raise TemplateError(f"{path.name}: rule {rule_id} is defined twice")
             templates[rule_id] = _parse_template(rule_id, raw, path.name.removesuffix(".yaml"), reasons)
-    return TemplateSet(templates=templates, override_reasons=reasons, common=common, words=words)
+    return TemplateSet(templates=templates, override_reasons=reasons, common=common, words=words,
+                       note_patterns=tuple(patterns))

@@ -8,14 +8,18 @@ instead of sending a card an EHR might reject or misread.
 
 from __future__ import annotations
 
+import re
 from collections import abc
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 INDICATORS = ("info", "warning", "critical")
 SELECTION_BEHAVIORS = ("at-most-one", "any")
 ACTION_TYPES = ("create", "update", "delete")
 LINK_TYPES = ("absolute", "smart")
 SUMMARY_LIMIT = 140  # summary must be shorter than this
+# A str.format placeholder a template left unfilled ("{last_mri}", "{kps_band}"); a brace escaped for
+# Markdown ("\\{", record text) is not one.
+_PLACEHOLDER = re.compile(r"(?<!\\)\{[A-Za-z_][A-Za-z0-9_]*(?:[.\[][^{}]*)?(?:![rsa])?(?::[^{}]*)?\}")
 
 
 class CardSpecError(ValueError):
@@ -65,6 +69,35 @@ def _coding(coding: Any, path: str, display_required: bool = False) -> None:
         raise CardSpecError(f"{path}: display is required")
 
 
+def _clinician_texts(card: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every text of a card a clinician reads, with its path."""
+    yield "summary", card.get("summary")
+    yield "detail", card.get("detail")
+    source = card.get("source")
+    if _is_mapping(source):
+        yield "source.label", source.get("label")
+    for i, s in enumerate(card.get("suggestions") or ()):
+        if _is_mapping(s):
+            yield f"suggestions[{i}].label", s.get("label")
+            for j, action in enumerate(s.get("actions") or ()):
+                if _is_mapping(action):
+                    yield f"suggestions[{i}].actions[{j}].description", action.get("description")
+    for i, link in enumerate(card.get("links") or ()):
+        if _is_mapping(link):
+            yield f"links[{i}].label", link.get("label")
+    for i, reason in enumerate(card.get("overrideReasons") or ()):
+        if _is_mapping(reason):
+            yield f"overrideReasons[{i}].display", reason.get("display")
+
+
+def leftover_placeholder(text: Any) -> str | None:
+    """The first unfilled template placeholder in ``text`` ("{due_date}"), else None."""
+    if not isinstance(text, str) or "{" not in text:
+        return None
+    match = _PLACEHOLDER.search(text)
+    return match.group(0) if match else None
+
+
 def check_card(card: Mapping[str, Any], path: str = "card") -> None:
     summary = card.get("summary")
     if not isinstance(summary, str) or not summary.strip():
@@ -104,6 +137,10 @@ def check_card(card: Mapping[str, Any], path: str = "card") -> None:
             raise CardSpecError(f"{lpath}: label, url and type (absolute|smart) are required")
         if link["type"] == "absolute" and not str(link["url"]).startswith(("http://", "https://")):
             raise CardSpecError(f"{lpath}.url must be absolute")
+    for where, text in _clinician_texts(card):
+        left = leftover_placeholder(text)
+        if left:
+            raise CardSpecError(f"{path}.{where}: template placeholder {left} left unfilled")
     _no_empty(dict(card), path)
 
 

@@ -139,7 +139,7 @@ def followup_mri(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
                  f"ouder dan {interval} maanden → nodig{' sinds ' + _day(due) if due else ''}",
                  f"Latest brain MRI {_day(last_mri) if last_mri else 'not recorded'}: "
                  f"older than {interval} months → due{' since ' + _day(due) if due else ''}"))
-    notes = [] if last_mri is not None else ["no-mri-recorded"]
+    notes = ["last-mri" if last_mri is not None else "no-mri-recorded"] + (["due-since"] if due else [])
     return [Finding(FOLLOWUP_MRI, tuple(used), (), tuple(walk.trace), variant=variant, notes=tuple(notes),
                     params={"interval_months": interval, "last_mri": last_mri, "due_date": due, "focal_date": focal},
                     suggestions=(_mri_suggestion(),))]

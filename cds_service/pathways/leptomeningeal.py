@@ -266,7 +266,7 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: Text) -> Finding |
             used.append("dexamethasone_active")
         if dexa is True:
             notes.append("dexamethasone-active")
-            params["dexa_dose"] = facts["dexamethasone_active"].attrs.get("dose") or "?"
+            params["dexa_dose"] = facts["dexamethasone_active"].attrs.get("dose")  # None: "onbekend" on the card
         else:
             suggestions = (
                 SuggestionSpec(

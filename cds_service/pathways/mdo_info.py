@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from cds_service.facts.model import Facts
+from cds_service.pathways.common import primary_tumour_nl
 from cds_service.pathways.model import LocalizedText
 
 # Facts this checklist introduces (catalogue entries in mappings/facts.yaml):
@@ -172,6 +173,18 @@ def _number(value: float, language: str) -> str:
     return text.replace(".", ",") if language == "nl" else text
 
 
+# Recorded codes as the note says them (the note is read in the MDO, in one language).
+_PRIMARY_EN = {"nsclc": "NSCLC", "lung": "lung cancer", "breast": "breast cancer", "renal": "renal cell carcinoma",
+               "colorectal": "colorectal cancer"}
+_EXTRACRANIAL_NL = {"none": "geen", "stable": "stabiel", "progressive": "progressief"}
+_CATEGORY = {
+    "nl": {"lt-3-months": "< 3 maanden", "3-6-months": "3–6 maanden", "6-12-months": "6–12 maanden",
+           "gt-12-months": "> 12 maanden"},
+    "en": {"lt-3-months": "< 3 months", "3-6-months": "3–6 months", "6-12-months": "6–12 months",
+           "gt-12-months": "> 12 months"},
+}
+
+
 def _value(key: str, facts: Facts, language: str) -> str | None:
     """A short value for an item in the note, where one reads naturally."""
     w = _WORDS[language]
@@ -179,16 +192,20 @@ def _value(key: str, facts: Facts, language: str) -> str | None:
     if key == "primary-tumour-markers":
         primary = facts.value("primary_tumour")
         positive = sorted(facts.value("driver_positive") or ())
-        return primary + (f" ({', '.join(positive)}+)" if positive else "")
+        named = primary_tumour_nl(primary) if language == "nl" else _PRIMARY_EN.get(str(primary), str(primary))
+        return named + (f" ({', '.join(positive)}+)" if positive else "")
     if key == "kps":
         kps = facts.value("kps")
         return None if kps is None else str(kps)
     if key == "prognosis":
         fact = facts["expected_survival_months"]
         category = fact.attrs.get("category") if fact.attrs else None
-        return category or f"{_number(float(fact.value), language)} {w['months']}"
+        if category:
+            return _CATEGORY[language].get(str(category), str(category))
+        return f"{_number(float(fact.value), language)} {w['months']}"
     if key == "extracranial-status":
-        return str(facts.value("extracranial_disease_status"))
+        status = facts.value("extracranial_disease_status")
+        return _EXTRACRANIAL_NL.get(str(status), str(status)) if language == "nl" else str(status)
     if key == "dexamethasone":
         fact = facts["dexamethasone_active"]
         dose = fact.attrs.get("dose") if fact.value else None

@@ -374,7 +374,8 @@ def _marker_points(facts: Facts, table: GpaTable, s: Scored) -> None:
             s.trace.append(tr("hormoonreceptorstatus onbekend, maar HER2+ scoort 1.5 bij beide statussen",
                               "hormone receptor status unknown, but HER2+ scores 1.5 with either status"))
         s.points["subtype"] = value
-        s.params.update(subtype=label, subtype_points=value)
+        dutch = label.replace("luminal", "luminaal").replace("basal", "basaal")  # card wording per language
+        s.params.update(subtype=tr(dutch, label), subtype_points=value)
         s.trace.append(tr(f"subtype {label} → {value}", f"subtype {label} → {value}"))
 
 

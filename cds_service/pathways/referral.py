@@ -30,6 +30,7 @@ import logging
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
+from cds_service.cards.format import day_text
 from cds_service.facts.model import Fact, Facts, MdoDiscussion
 from cds_service.pathways.common import data_missing
 from cds_service.pathways.model import (
@@ -65,7 +66,7 @@ SPECIALTY_NAMES: dict[str, dict[str, str]] = {
 _NOTE_INTRO = {
     "nl": (
         "Verzoek om bespreking in het neuro-oncologisch MDO vóór radiotherapie van hersenmetastasen "
-        "(Regeling bijzondere neurochirurgie, per 1-7-2025). Vervangt concept-order: {orders}."
+        "(Regeling bijzondere neurochirurgie, per 1-7-2025). Vervangt concept-aanvraag: {orders}."
     ),
     "en": (
         "Request for discussion in the neuro-oncology MDO before radiotherapy of brain metastases "
@@ -230,9 +231,12 @@ def _as_datetime(value: Any) -> datetime | None:
 _INDICATOR_NL = {"critical": "kritiek", "warning": "waarschuwing", "info": "informatie"}
 
 
-def _day(value: Any, language: str = "en") -> str:
+def _day(value: Any, language: str = "en", clinical: bool = False) -> str:
+    """A day for a trace line (ISO) or, ``clinical``, as the card's language writes it (25-11-2026 / 25 Nov 2026)."""
     dt = _as_datetime(value)
-    return dt.date().isoformat() if dt else ("onbekende datum" if language == "nl" else "unknown date")
+    if dt is None:
+        return "onbekende datum" if language == "nl" else "unknown date"
+    return day_text(dt.date(), language) if clinical else dt.date().isoformat()
 
 
 def _reference_date(facts: Facts) -> datetime | None:
@@ -338,7 +342,7 @@ def _note(facts: Facts, orders: str, mdo_date: Any, missing: LocalizedText | Non
     for lang in ("nl", "en"):
         parts = [_NOTE_INTRO[lang].format(orders=orders)]
         if missing is not None:
-            parts.append(_NOTE_INCOMPLETE[lang].format(date=_day(mdo_date, lang), missing=missing.get(lang)))
+            parts.append(_NOTE_INCOMPLETE[lang].format(date=_day(mdo_date, lang, clinical=True), missing=missing.get(lang)))
         if note_text is not None:
             summary = note_text(facts, lang)
             if summary:

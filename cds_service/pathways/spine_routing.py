@@ -24,11 +24,12 @@ Each function returns a small state (three-valued) so the orchestrator in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.common import value_nl
-from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, Text, tr
+from cds_service.pathways.model import ActionSpec, Finding, LocalizedText, SuggestionSpec, Text, text_in, tr
 from cds_service.pathways.sins import SinsScore
 from cds_service.pathways.spine_picture import TWO_WEEKS, Mescc, Survival, Symptoms, Wish, words
 
@@ -104,6 +105,13 @@ def red_flag(facts: Facts, sym: Symptoms, compression: Mescc, sins: SinsScore) -
                    tuple(dict.fromkeys(used)), ())
 
 
+def _flags_fired(trace: tuple[Text, ...]) -> LocalizedText:
+    """The red flags that fired, for the card ("nieuwe neurologische uitval …; SINS 13 > 12"), without step codes."""
+    def line(text: Text, language: str) -> str:
+        return re.sub(r"^[A-Z]\d*: ", "", text_in(text, language))
+    return LocalizedText({lang: "; ".join(line(t, lang) for t in trace) for lang in ("nl", "en")})
+
+
 def red_flag_finding(flag: RedFlag, sym: Symptoms) -> Finding:
     immediately = flag.deficit
     step = (tr("R4: neurologische uitval (inclusief radiculaire uitval) → overleg direct met het uitvoerend centrum",
@@ -118,6 +126,7 @@ def red_flag_finding(flag: RedFlag, sym: Symptoms) -> Finding:
         indicator="critical",
         variant="immediately" if immediately else "asap",
         notes=("reading-red-flag",),
+        params={"flags": _flags_fired(flag.trace)},
         suggestions=(_refer("consult-executing-centre", "referral-executing-centre",
                             priority="stat" if immediately else "asap"),),
     )

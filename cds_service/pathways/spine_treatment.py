@@ -74,20 +74,28 @@ def _create(label: str, kind: str, recommended: bool | None = None, **params: ob
 
 
 def dexamethasone(facts: Facts, sym: Symptoms, compression: Mescc) -> Finding | None:
-    """SM-DEXAMETHASONE when clinical MESCC or a neurological deficit, and no active dexamethasone."""
+    """SM-DEXAMETHASONE when signs of cord/cauda compression (clinical MESCC), and no active dexamethasone.
+
+    003 (catalog §3c): *start now* only for clinical MESCC — motor deficit, sensory level, (in)complete
+    transverse lesion, bladder/bowel dysfunction (and a bilateral radicular deficit, read as cauda compression as in
+    :func:`clinical_compression`). A one-sided radicular deficit alone, or a suspicion whose compression is
+    unknown, is not clinical MESCC: there the MRI card says "determine the indication for corticosteroids".
+    """
     clinical = compression.status == "clinical"
-    if not (clinical or sym.deficit):
+    one_sided = facts.value("radicular_deficit") != "bilateral"  # bilateral: cauda compression (as in biopsy)
+    cord_signs = tuple(name for name in sym.deficit_facts if not (name == "radicular_deficit" and one_sided))
+    if not (clinical or cord_signs):
         return None
     active = facts.value("dexamethasone_active")
     if active is True:
         return None
-    used = tuple(dict.fromkeys((*sym.deficit_facts, *(compression.used if clinical else ()), "dexamethasone_active",
+    used = tuple(dict.fromkeys((*cord_signs, *(compression.used if clinical else ()), "dexamethasone_active",
                                 "primary_tumour")))
     primary = facts.value("primary_tumour")
     missing = tuple(name for name, value in (("dexamethasone_active", active), ("primary_tumour", primary))
                     if value is None)
-    reason_nl = "klinische MESCC" if clinical else f"neurologische uitval ({words(sym.deficit_facts, 'nl')})"
-    reason = "clinical MESCC" if clinical else f"neurological deficit ({words(sym.deficit_facts)})"
+    reason_nl = "klinische MESCC" if clinical else f"tekenen van myelum-/caudacompressie ({words(cord_signs, 'nl')})"
+    reason = "clinical MESCC" if clinical else f"signs of cord/cauda compression ({words(cord_signs)})"
     trace: list[Text] = [tr(f"C1: {reason_nl} door wervelmetastasen"
                             + (", geen actieve dexamethason" if active is False else
                                ", gebruik van dexamethason onbekend"),
@@ -502,17 +510,12 @@ class TimelineState:
     missing: tuple[str, ...] = ()
 
 
-def _later(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
 def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, wish: Wish) -> TimelineState:
     """SM-TREATMENT-TIMELINE: the deadline to start therapy, counted from the definitive diagnosis.
 
-    Reading: the window starts at the later of the definitive diagnosis and the moment the
-    row's presentation (the MESCC, or the complaints) was recorded — a diagnosis made months
-    before new complaints does not make today's window "already passed".
+    003 (catalog §3c): the clock runs from the definitive diagnosis only. When its date is not
+    recorded the card gives the interval and says it runs from the definitive diagnosis; it never
+    starts the clock at another moment (recording of the complaints, today).
     """
     if compression.status is None:
         return TimelineState(None, ("mescc",))
@@ -554,15 +557,14 @@ def timeline(facts: Facts, sym: Symptoms, compression: Mescc, ctx: EvalContext, 
     else:
         return TimelineState(None)  # asymptomatic without MESCC: no row
     diagnosis = aware(facts.value("definitive_diagnosis_date"))
-    start = _later(diagnosis, presented) if diagnosis else None
-    deadline = start + TIMELINE_WINDOWS[key] if start else None
+    del presented  # the presentation picks the row (the interval), never the start of the clock
+    deadline = diagnosis + TIMELINE_WINDOWS[key] if diagnosis else None
     if diagnosis is None:
         missing.append("definitive_diagnosis_date")
-        trace.append(tr("L2: datum van de definitieve diagnose onbekend → er is geen termijn te geven",
-                        "L2: date of the definitive diagnosis unknown → no deadline can be given"))
-    elif presented is not None and presented > diagnosis:
-        trace.append(tr("L2: gerekend vanaf het vastleggen van de presentatie (na de definitieve diagnose)",
-                        "L2: counted from when the presentation was recorded (after the definitive diagnosis)"))
+        trace.append(tr("L2: datum van de definitieve diagnose onbekend → alleen de termijn, gerekend vanaf de "
+                        "definitieve diagnose",
+                        "L2: date of the definitive diagnosis unknown → only the interval, counted from the "
+                        "definitive diagnosis"))
     else:
         trace.append(tr("L2: gerekend vanaf de definitieve diagnose", "L2: counted from the definitive diagnosis"))
     passed = deadline is not None and deadline <= ctx.now

@@ -229,3 +229,39 @@ def test_update_action_leaves_out_the_empty_parts_of_a_half_filled_draft():
     assert resource["priority"] == "stat" and resource["occurrencePeriod"]["end"].startswith("2026-11-25T09:00")
     check_action({"type": "update", "description": "MRI", "resource": resource}, "action")
     assert draft["authoredOn"] is None  # the request's own data is not changed
+
+
+# -- unfilled template placeholders (issue 15: "{last_mri}" reached clinicians) ------------------------------
+
+
+@pytest.mark.parametrize("where", ["summary", "detail", "suggestion", "action", "link", "override"])
+def test_a_leftover_placeholder_is_rejected(where):
+    card = valid_card()
+    text = "Laatste MRI: {last_mri}; volgende was nodig vanaf {due_date}."
+    if where in ("summary", "detail"):
+        card[where] = text
+    elif where == "suggestion":
+        card["suggestions"][0]["label"] = text
+    elif where == "action":
+        card["suggestions"][0]["actions"][0]["description"] = text
+    elif where == "link":
+        card["links"][0]["label"] = text
+    else:
+        card["overrideReasons"][0]["display"] = text
+    with pytest.raises(CardSpecError, match=r"placeholder \{last_mri\} left unfilled"):
+        check_card(card)
+
+
+@pytest.mark.parametrize("text", ["{due_date!s}", "{deadline:%d-%m}", "{params[kps]}", "{order.display}"])
+def test_every_placeholder_form_is_rejected(text):
+    card = valid_card()
+    card["detail"] = f"Uiterlijk {text}."
+    with pytest.raises(CardSpecError, match="left unfilled"):
+        check_card(card)
+
+
+@pytest.mark.parametrize("text", ["SINS {0–18}", "set {a, b}", "escaped \\{last_mri\\} from the record", "{}", "{ x }"])
+def test_braces_that_are_not_placeholders_pass(text):
+    card = valid_card()
+    card["detail"] = text
+    check_card(card)

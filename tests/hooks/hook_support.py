@@ -54,7 +54,7 @@ def fake_pathway(facts, ctx):
     return [data_missing(["kps"], "A1: KPS is needed for triage")]
 
 
-COMMON_TEMPLATE_FILES = ("common.yaml", "common_rules.yaml", "override_reasons.yaml")
+COMMON_TEMPLATE_FILES = ("common.yaml", "common_rules.yaml", "override_reasons.yaml", "values.yaml")
 
 
 @functools.lru_cache(maxsize=1)

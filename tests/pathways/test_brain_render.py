@@ -73,7 +73,8 @@ def test_every_note_and_variant_has_wording():
                 for note in f.notes:
                     assert note in (text.get("notes") or {}) or note in TEMPLATES.common, (f.rule_id, note)
                 if f.variant:
-                    assert f.variant in (text.get("summary_variants") or {}), (f.rule_id, f.variant)
+                    assert f.variant in {**(text.get("summary_variants") or {}), **(text.get("detail_variants") or {})}, (
+                        f.rule_id, f.variant)
                 for s in f.suggestions:
                     assert s.label_key in (text.get("suggestions") or {}), (f.rule_id, s.label_key)
 
@@ -91,7 +92,9 @@ def test_mdo_neuro_card_in_both_languages():
     assert card_en["summary"] == "Discuss the patient in the neuro-oncology MDO (indication for local therapy?)"
     assert card_nl["indicator"] == "warning" and card_nl["overrideReasons"]
     assert "kritieke locatie" in card_nl["detail"] and "critical location" in card_en["detail"]
-    assert "A2: any metastasis in a critical location? → yes" in card_en["detail"]
+    assert "Reason: asymptomatic, KPS ≥ 70, prognosis > 3 months and a metastasis in a **critical location**" in (
+        card_en["detail"])
+    assert "A2" not in card_en["detail"] and "Observation/" not in card_en["detail"]  # no step codes, no FHIR ids
     (suggestion,) = card_nl["suggestions"]
     (action,) = suggestion["actions"]
     resource = action["resource"]
@@ -126,22 +129,27 @@ def test_unknown_that_did_not_matter_is_named_in_both_languages():
     facts = make(critical_location=None, largest_diameter_mm=15.0)
     nl = _card(render(facts, "nl"), "BM-MDO-NEURO")["detail"]
     en = _card(render(facts, "en"), "BM-MDO-NEURO")["detail"]
-    assert "Of er een metastase op een kritieke locatie ligt, is onbekend, maar beide takken" in nl
-    assert "Whether a metastasis lies in a critical location is unknown, but both branches" in en
+    assert "Of er een metastase op een kritieke locatie ligt, is onbekend; dat verandert dit advies niet." in nl
+    assert "Whether a metastasis lies in a critical location is unknown; this does not change the advice." in en
 
 
 def test_data_missing_card_names_the_fact():
     facts = make(expected_survival_months=None)
     cards = render(facts, "en")
     assert {c["source"]["topic"]["code"] for c in cards} == {"DATA-MISSING", "PROG-RPA"}
-    detail = _card(cards, "DATA-MISSING")["detail"]
-    assert "A1: KPS ≥ 70 and expected survival > 3 months? → unknown ('expected survival > 3 months')" in detail
+    card = _card(cards, "DATA-MISSING")
+    assert card["summary"] == "Record for the guideline advice: expected survival"  # issue 15: actionable summary
+    assert card["detail"].startswith("**Record: expected survival.**")
+    assert "- **Expected survival** — " in card["detail"] and "not older than 3 months" in card["detail"]
+    nl = _card(render(facts, "nl"), "DATA-MISSING")
+    assert nl["summary"] == "Leg vast voor het richtlijnadvies: verwachte overleving"
 
 
 def test_followup_mri_card_suggests_the_order():
     facts = make(focal_treatment_date=ago(365), last_brain_mri_date=ago(200), mdo_discussed=True)
     card = _card(render(facts, "nl"), "BM-FOLLOWUP-MRI")
-    assert card["summary"] == "Follow-up MRI hersenen nodig: < 2 jaar na focale behandeling elke 4 maanden"
+    assert card["summary"] == "Follow-up-MRI hersenen nodig: < 2 jaar na focale behandeling elke 4 maanden"
+    assert "Laatste MRI hersenen: " in card["detail"] and "Volgende MRI was nodig vanaf " in card["detail"]
     resource = card["suggestions"][0]["actions"][0]["resource"]
     assert resource["code"]["coding"][0]["code"] == "24590-2" and resource["priority"] == "routine"
 
@@ -160,7 +168,7 @@ def test_order_hook_cards(language, summary):
     cards = render(facts, language, ctx, brain.evaluate_orders(facts, ctx))
     info = _card(cards, "BM-MDO-INFO-MISSING")
     assert info["summary"] == summary and info["indicator"] == "warning" and info["overrideReasons"]
-    assert "ServiceRequest/mdo-1" in info["detail"]
+    assert "ServiceRequest/" not in info["detail"]  # issue 15: no FHIR ids on the card
     mri_card = _card(cards, "BM-FOLLOWUP-MRI")
     assert mri_card["indicator"] == "info" and "suggestions" not in mri_card
     assert "WBRT" in mri_card["summary"]

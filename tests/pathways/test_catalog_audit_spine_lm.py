@@ -137,9 +137,10 @@ def test_dexamethasone_waits_for_biopsy_with_unknown_primary() -> None:
 
 
 @pytest.mark.parametrize("values, start, window", [
-    # the window starts at the later of the definitive diagnosis (2 h ago) and the recorded presentation
-    (dict(mescc=("clinical", dict(onset=ago(days=3), recorded=ago(hours=1)))), ago(hours=1), timedelta(hours=24)),
-    (dict(mescc=("clinical", dict(onset=ago(days=10), recorded=ago(hours=1)))), ago(hours=1), timedelta(hours=72)),
+    # catalog §3c (corrected): the clock runs from the definitive diagnosis (2 h ago) only, never from the moment
+    # the presentation was recorded (1 h ago)
+    (dict(mescc=("clinical", dict(onset=ago(days=3), recorded=ago(hours=1)))), ago(hours=2), timedelta(hours=24)),
+    (dict(mescc=("clinical", dict(onset=ago(days=10), recorded=ago(hours=1)))), ago(hours=2), timedelta(hours=72)),
     (dict(mescc="radiological"), ago(hours=2), timedelta(days=7)),
     (dict(local_back_pain=(True, OLD)), ago(hours=2), timedelta(days=14)),
 ])

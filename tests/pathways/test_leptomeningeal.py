@@ -255,7 +255,7 @@ def test_symptom_card_lines_in_dutch(renderer):
     facts = lm_facts(leptomeningeal_metastases="confirmed", lm_symptoms=S({"meningeal-irritation", "confusion"}))
     cards = renderer.render(leptomeningeal.evaluate(facts, CTX), facts, CTX, "nl")
     detail = next(c for c in cards if c["source"]["topic"]["code"] == "LM-SYMPTOMS")["detail"]
-    assert "**meningeale prikkeling**: dexamethason 2 × 3 mg" in detail
+    assert "**meningeale prikkeling**: dexamethason 2× daags 3 mg" in detail
     assert "**verwardheid**: haloperidol; lorazepam" in detail
     assert "fossa posterior" not in detail  # no headache or vomiting recorded
 

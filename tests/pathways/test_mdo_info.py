@@ -105,7 +105,7 @@ def test_note_text_values():
                           dexamethasone_active=True).with_values(Fact.of("dexamethasone_active", True,
                                                                          attrs={"dose": "4 mg 2dd"})), "nl")
     assert "locatie, aantal en grootte van de metastasen: 3 metastasen, grootste 12,5 mm" in text
-    assert "nsclc (EGFR+)" in text and "dexamethason ja/nee en dosis: ja, 4 mg 2dd" in text
+    assert "niet-kleincellig longcarcinoom (NSCLC) (EGFR+)" in text and "dexamethason ja/nee en dosis: ja, 4 mg 2dd" in text
     assert text.endswith("Ontbreekt nog: niets.")
 
 

@@ -6,6 +6,8 @@ through the real renderer and the CDS Hooks validator, in both languages.
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
@@ -244,7 +246,7 @@ def test_exact_blocked_finding_on_order_sign():
     note = create.params["note"]
     assert isinstance(note, LocalizedText)
     assert note.get("nl").startswith("Verzoek om bespreking in het neuro-oncologisch MDO vóór radiotherapie")
-    assert "Vervangt concept-order: Stereotactische radiochirurgie (SRS), routine." in note.get("nl")
+    assert "Vervangt concept-aanvraag: Stereotactische radiochirurgie (SRS), routine." in note.get("nl")
     assert note.get("en").startswith("Request for discussion in the neuro-oncology MDO before radiotherapy")
 
 
@@ -270,7 +272,7 @@ def test_exact_incomplete_finding():
     )
     assert finding.indicator == "warning"
     note = finding.suggestions[0].actions[-1].params["note"]
-    assert "Eerdere bespreking (2026-11-14) zonder: neurochirurg en neuroradioloog." in note.get("nl")
+    assert "Eerdere bespreking (14-11-2026) zonder: neurochirurg en neuroradioloog." in note.get("nl")
 
 
 def test_no_participants_recorded():
@@ -313,8 +315,8 @@ SUMMARIES = {
     (BLOCKED, None, "en"): "Discuss in neuro-oncology MDO first — direct RT referral not allowed since 1-7-2025",
     (BLOCKED, "wbrt", "nl"): "Bespreek eerst in het neuro-oncologisch MDO — de richtlijn vraagt MDO-bespreking vóór helebreinbestraling",
     (BLOCKED, "wbrt", "en"): "Discuss in neuro-oncology MDO first — the guideline asks for an MDO before whole-brain RT",
-    (INCOMPLETE, None, "nl"): "MDO onvolledig, ontbreekt: neurochirurg en neuroradioloog — RT-verwijzing nog niet toegestaan",
-    (INCOMPLETE, None, "en"): "MDO incomplete, missing: neurosurgeon and neuroradiologist — RT referral not yet allowed",
+    (INCOMPLETE, None, "nl"): "RT-verwijzing nog niet toegestaan: MDO miste neurochirurg en neuroradioloog; bespreek opnieuw",
+    (INCOMPLETE, None, "en"): "RT referral not yet allowed: MDO lacked neurosurgeon and neuroradiologist; discuss again",
 }
 
 
@@ -339,11 +341,20 @@ def test_rendered_card(language, hook, drafts, mdo, rule, variant, indicator):
     if (rule, variant, language) in SUMMARIES:
         assert card["summary"] == SUMMARIES[(rule, variant, language)]
     assert len(card["summary"]) < 140 and not card["summary"].endswith("…")
-    order_word = "Order"
-    assert f"**{order_word}:** {ctx.draft_orders[0].display} (`ServiceRequest/{drafts[0]['id']}`)" in card["detail"]
-    assert "BWBR0051029" in card["detail"]
-    attend = {"nl": "De hoofdbehandelaar (of een vertegenwoordiger", "en": "The treating physician (or a representative"}
+    # the draft is named in clinical words, without an "Order:" line or its FHIR id (issue 15)
+    assert ctx.draft_orders[0].display in card["detail"] and "ServiceRequest/" not in card["detail"]
+    assert "**Order" not in card["detail"] and "BWBR0051029" in card["source"]["label"]
+    attend = {"nl": "De hoofdbehandelaar (of een vervanger) is bij de bespreking",
+              "en": "The treating physician (or a deputy) attends"}
     assert attend[language] in card["detail"]
+    if variant == "wbrt":  # catalog §2: whole-brain RT is not forbidden by law; the guideline asks for the MDO first
+        assert {"nl": "De richtlijn vraagt", "en": "The guideline asks for"}[language] in card["detail"]
+        assert not re.search(r"niet (meer )?toegestaan|not allowed|no longer", card["detail"])
+    else:
+        assert "1-7-2025" in card["detail"]
+    if rule == INCOMPLETE:  # catalog §2: the card states the action
+        assert card["detail"].startswith({"nl": "**Bespreek opnieuw met ", "en": "**Discuss again with "}[language])
+        assert {"nl": "leg hen vast als deelnemer", "en": "record them as participants"}[language] in card["detail"]
     assert ("neuro-oncoloog" if language == "nl" else "neuro-oncologist") in card["detail"]
     assert card["links"] == [{"label": card["links"][0]["label"], "url": "https://wetten.overheid.nl/BWBR0051029/2025-07-01",
                               "type": "absolute"}]
@@ -385,7 +396,8 @@ def test_several_drafts_rendered(language):
     f = facts(mdo=False)
     ctx = context("order-sign", SRS, WBRT, language=language)
     [card] = render(referral.evaluate(f, ctx), f, ctx, language)
-    assert f"**Orders:** {ctx.draft_orders[0].display}; {ctx.draft_orders[1].display}" in card["detail"]
+    word = {"nl": "Concept-aanvraag", "en": "Draft order"}[language]
+    assert f"{word}: {ctx.draft_orders[0].display}; {ctx.draft_orders[1].display}." in card["detail"]
     actions = card["suggestions"][0]["actions"]
     assert [a.get("resourceId") for a in actions] == ["ServiceRequest/srs-1", "ServiceRequest/wbrt-1", None]
 

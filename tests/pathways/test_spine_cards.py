@@ -144,12 +144,16 @@ def test_order_hook_update_carries_the_whole_draft_with_the_new_priority(rendere
     f = facts(spinal_metastases=True, primary_tumour="breast", dexamethasone_active=False,
               radicular_deficit=at("unilateral", ago(days=2), ago(hours=1)))
     findings = spine.evaluate_orders(f, ctx)
-    assert sorted(x.rule_id for x in findings) == ["SM-DEXAMETHASONE", "SM-MRI-URGENCY"]
+    # one-sided radicular deficit: no start-now dexamethasone card (catalog §3c); the MRI card asks to determine the
+    # indication for corticosteroids instead, so the two cards on one screen cannot contradict each other
+    assert sorted(x.rule_id for x in findings) == ["SM-MRI-URGENCY"]
     cards = renderer.render(findings, f, ctx, language)
     check_response({"cards": cards})
     [mri] = [c for c in cards if c["source"]["topic"]["code"] == "SM-MRI-URGENCY"]
     assert mri["indicator"] == "warning"
     assert "MRI wervelkolom, routine" in mri["detail"]  # the card names the order
+    assert {"nl": "Bepaal de indicatie voor corticosteroïden", "en": "Decide on corticosteroids"}[language] in mri["detail"]
+    assert not re.search(r"[Ss]tart (direct )?dexamethason", mri["detail"])
     [action] = mri["suggestions"][0]["actions"]
     assert action["type"] == "update"
     resource = action["resource"]

@@ -59,11 +59,11 @@ ROWS = [
      "lhermitte-bilateral-pain", timedelta(hours=12), False, []),
     ("unilateral deficit 3 days",
      dict(radicular_deficit=at("unilateral", REC - timedelta(days=3), REC, progressive=True)),
-     "unilateral-deficit-recent", timedelta(hours=24), True, ["SM-DEXAMETHASONE"]),
+     "unilateral-deficit-recent", timedelta(hours=24), True, []),  # one-sided: corticosteroid indication on the MRI card, no start-now card
     ("unilateral deficit exactly 7 days", dict(radicular_deficit=at("unilateral", REC - timedelta(days=7), REC)),
-     "unilateral-deficit-recent", timedelta(hours=24), True, ["SM-DEXAMETHASONE"]),
+     "unilateral-deficit-recent", timedelta(hours=24), True, []),  # one-sided: corticosteroid indication on the MRI card, no start-now card
     ("unilateral deficit 7 days + 1 h", dict(radicular_deficit=at("unilateral", REC - timedelta(days=7, hours=1), REC)),
-     "unilateral-deficit-late", timedelta(hours=48), True, ["SM-DEXAMETHASONE"]),
+     "unilateral-deficit-late", timedelta(hours=48), True, []),  # one-sided: corticosteroid indication on the MRI card, no start-now card
     ("unilateral radicular pain", dict(radicular_pain=at("unilateral", REC - timedelta(days=10), REC)),
      "unilateral-pain", timedelta(days=7), False, []),
     ("local back pain only", dict(local_back_pain=at(True, REC - timedelta(days=20), REC)),

@@ -36,7 +36,7 @@ def get(findings, rule_id: str):
 
 
 def test_dexamethasone_with_a_known_primary_starts_now() -> None:
-    card = get(run(radicular_deficit=at("unilateral", **OLD)), "SM-DEXAMETHASONE")
+    card = get(run(bladder_bowel_dysfunction=True), "SM-DEXAMETHASONE")
     assert (card.variant, card.indicator, card.facts_missing) == (None, None, ())
     assert "scheme" in card.notes
     [suggestion] = card.suggestions
@@ -63,9 +63,13 @@ def test_dexamethasone_waits_for_the_biopsy_when_the_primary_is_unknown(primary,
         (dict(mescc="radiological"), False),  # no clinical MESCC, no deficit
         (PAIN, False),
         ({}, False),  # asymptomatic: no corticosteroids
+        # catalog §3c (003): a one-sided radicular deficit is not clinical MESCC — no start-now card; the MRI card
+        # says "determine the indication for corticosteroids"
+        (dict(radicular_deficit=at("unilateral", **OLD)), False),
+        (dict(radicular_deficit=at("bilateral", **OLD)), True),  # cauda compression
     ],
     ids=["clinical-mescc", "transverse-lesion", "bladder-bowel", "already-on-dexamethasone", "radiological-only",
-         "pain-only", "asymptomatic"],
+         "pain-only", "asymptomatic", "one-sided-radicular-deficit", "bilateral-radicular-deficit"],
 )
 def test_dexamethasone_indication(values, fires) -> None:
     assert (get(run(**values), "SM-DEXAMETHASONE") is not None) is fires
@@ -128,9 +132,10 @@ TIMELINES = [
     ("radiological MESCC only", dict(mescc=at("radiological", None, ago(hours=2))),
      "radiological", DIAG + timedelta(days=7)),
     ("symptoms without MESCC", dict(PAIN), "symptoms", DIAG + timedelta(days=14)),
-    ("new complaints after an old diagnosis", dict(definitive_diagnosis_date=ago(days=60),
+    # catalog §3c (003): the clock runs from the definitive diagnosis only, never from when complaints were recorded
+    ("new complaints after an old diagnosis", dict(definitive_diagnosis_date=ago(days=10),
                                                    local_back_pain=at(True, ago(days=4), ago(days=2))),
-     "symptoms", ago(days=2) + timedelta(days=14)),
+     "symptoms", ago(days=10) + timedelta(days=14)),
 ]
 
 

@@ -1,9 +1,10 @@
-"""The "why this card" trace is worded in the card's language (nl, the default, and en).
+"""The flowchart trace of every finding is worded in each language (nl, the default, and en).
 
-Every fixture case (``fixtures/cases/*.yaml`` with its patient bundle) runs through the engine in
-Dutch and in English, like ``tests/test_fixture_cases.py``. For every card, the Dutch "Waarom deze
-kaart" section must hold no English-only trace line, and must differ from the English one (same
-number of steps). Plus the mechanism itself: bilingual trace lines stay hashable and de-duplicate
+The trace is no longer printed on the card (issue 15: the card leads with the advice and the deciding facts);
+it stays on every Finding for the logs, the rule documentation and the tests. Every fixture case
+(``fixtures/cases/*.yaml`` with its patient bundle) runs through the engine in Dutch and in English, like
+``tests/test_fixture_cases.py``. For every finding, the Dutch trace must hold no English-only line, and must
+differ from the English one (same number of steps). Plus the mechanism itself: bilingual trace lines stay hashable and de-duplicate
 (the engine merges DATA-MISSING traces with ``dict.fromkeys``), and the flowchart walker words its
 answers per language.
 """
@@ -24,12 +25,11 @@ from cds_service.facts.model import Facts
 from cds_service.fhir.parse import parse_datetime
 from cds_service.pathways import brain, leptomeningeal, prognosis, referral, sins, spine
 from cds_service.pathways.brain_walk import All, Atom, Walk, combine, explore
-from cds_service.pathways.model import Finding, LocalizedText, tr
+from cds_service.pathways.model import Finding, LocalizedText, text_in, tr
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DEFAULT_NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 USER = "Practitioner/fixture-clinician"
-WHY = {"nl": "Waarom deze kaart", "en": "Why this card"}
 # Words that only an English trace line would hold (the Dutch lines say ja/nee/onbekend/vastgelegd …);
 # not "start" (Dutch too) nor "sign" (the hook name order-sign).
 ENGLISH = re.compile(r"\b(yes|no|unknown|recorded|metastases|metastasis|the|and|with|without|not|months|weeks|days|"
@@ -78,15 +78,15 @@ def _cards(case: Mapping[str, Any], service_id: str, language: str) -> dict[str,
                        unavailable=frozenset(case.get("unavailable") or ()))
     now = parse_datetime(case["now"]) if case.get("now") else DEFAULT_NOW
     evaluation = _engine().evaluate(service, _context(case, service.hook), data, now=now, language=language)
-    return {card["source"]["topic"]["code"]: card for card in evaluation.response["cards"]}
+    cards = {card["source"]["topic"]["code"] for card in evaluation.response["cards"]}
+    findings = {f.rule_id: f for f in evaluation.findings}
+    assert set(findings) == cards
+    return findings
 
 
-def _why(card: dict, language: str) -> list[str]:
-    """The trace lines of a card's "why" section (numbered list), without their numbers."""
-    match = re.search(rf"\*\*{WHY[language]}\*\*\n\n(.*?)(?:\n\n|$)", card["detail"], re.S)
-    if match is None:
-        return []
-    return [re.sub(r"^\d+\. ", "", line) for line in match.group(1).splitlines()]
+def _why(finding: Finding, language: str) -> list[str]:
+    """The trace lines of a finding in ``language``."""
+    return [text_in(line, language) for line in finding.trace]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
