@@ -43,6 +43,7 @@ class PatientData:
 
     resources: tuple[Mapping[str, Any], ...] = ()
     unavailable: frozenset[str] = frozenset()
+    full_urls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # Bundle fullUrl → resource
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Engine:
         new_uuid: Callable[[], str] | None = None,
     ) -> Evaluation:
         facts = self.extract(data, now=now)
-        ctx = self.eval_context(service, context, now=now, language=language)
+        ctx = self.eval_context(service, context, now=now, language=language, data=data)
         findings = self.findings(service, facts, ctx)
         response = self.respond(findings, facts, ctx, language, new_uuid=new_uuid)
         return Evaluation(facts=facts, findings=tuple(findings), response=response, context=ctx)
@@ -137,15 +138,22 @@ class Engine:
     # -- the stages of one call (separate so the benchmark can time each) ---------------------------
     def extract(self, data: PatientData, *, now: datetime) -> Facts:
         """FHIR resources → facts."""
-        return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable)
+        return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable,
+                                      full_urls=data.full_urls)
 
     def eval_context(self, service: Service, context: Mapping[str, Any], *, now: datetime,
-                     language: str) -> EvalContext:
-        """What the pathways know about the call: the hook, the user, the draft orders (order hooks)."""
+                     language: str, data: PatientData | None = None) -> EvalContext:
+        """What the pathways know about the call: the hook, the user, the draft orders (order hooks).
+
+        The order reader resolves references (``reasonReference``, ``medicationReference``) through
+        the same resolver as the facts layer, over the patient's data and the draft orders together.
+        """
         draft_orders = ()
         if service.hook in ("order-select", "order-sign"):
             draft_orders = self.classifier.classify(
-                context.get("draftOrders"), context.get("selections"), language=language
+                context.get("draftOrders"), context.get("selections"), language=language,
+                patient_resources=data.resources if data is not None else (),
+                full_urls=data.full_urls if data is not None else None,
             )
         return EvalContext(
             now=now,
@@ -157,7 +165,13 @@ class Engine:
         )
 
     def findings(self, service: Service, facts: Facts, ctx: EvalContext) -> list[Finding]:
-        """Run the service's pathways; one finding per rule, most severe first."""
+        """Run the service's pathways; one finding per rule, most severe first.
+
+        A deceased patient gets no cards from any service (catalog: *Deceased patients*): charts of
+        deceased patients are opened for audits and letters, and treatment advice there is wrong.
+        """
+        if facts.value("deceased") is True:
+            return []
         found: list[Finding] = []
         for pathway in self.pathways[service.id]:
             found.extend(pathway(facts, ctx))

@@ -54,6 +54,8 @@ class Collected:
     unusable: dict[str, list[Unusable]] = field(default_factory=dict)
     tagged: dict[str, list[tuple[Mapping[str, Any], Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # the medication concept of each medication record, followed through medicationReference (by id())
+    medication_concepts: dict[int, Any] = field(default_factory=dict)
 
     def tag(self, name: str) -> list[tuple[Mapping[str, Any], Any]]:
         return self.tagged.get(name, [])
@@ -89,15 +91,27 @@ class Tag:
     table: CodeTable
 
 
-def _medication_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+def medication_concept(resource: Mapping[str, Any], index: ResourceIndex | None = None) -> Any:
+    """The medication of a MedicationRequest / MedicationStatement: ``medicationCodeableConcept``, or
+    the ``code`` of the Medication its ``medicationReference`` points to (contained, a Bundle entry, an
+    ``_include`` or another prefetch key). None when it cannot be identified."""
     concept = resource.get("medicationCodeableConcept")
-    if concept is None:
-        ref = parse.as_str(as_dict(resource.get("medicationReference")).get("reference"))
-        if ref and ref.startswith("#"):
-            for contained in as_list(resource.get("contained")):
-                if isinstance(contained, dict) and contained.get("id") == ref[1:]:
-                    concept = contained.get("code")
-    return (concept,)
+    if concept is not None:
+        return concept
+    ref = resource.get("medicationReference")
+    if ref is None:
+        return None
+    if index is not None:
+        target = index.resolve(ref, container=resource)
+    else:
+        target = ResourceIndex().resolve(ref, container=resource)  # contained only
+    if target is not None and target.get("resourceType") == "Medication":
+        return target.get("code")
+    return None
+
+
+def _medication_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    return (medication_concept(resource),)
 
 
 def _encounter_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
@@ -188,6 +202,8 @@ class Reader:
             if table is None:
                 continue
             concepts_of = MAIN_CONCEPTS.get(rtype, _code_concept)
+            if rtype in ("MedicationRequest", "MedicationStatement"):
+                concepts_of = self._medication_reader(index, out)
             lookup = CallLookup(table)
             comp_table = self.components.get(rtype)
             comp_lookup = CallLookup(comp_table) if comp_table is not None else None
@@ -198,6 +214,21 @@ class Reader:
                 if comp_lookup is not None and "component" in res:
                     self._handle_components(comp_lookup, res, out)
         return out
+
+    @staticmethod
+    def _medication_reader(index: ResourceIndex, out: Collected) -> ConceptReader:
+        """Medication records are read through the resolver; a record whose medication cannot be
+        identified (no code, or a reference that does not resolve) is tagged ``unidentified-medications``:
+        "is the patient on drug X" is then unknown, never false (fhir-mapping.md, general rules)."""
+
+        def read(res: Mapping[str, Any]) -> Sequence[Any]:
+            concept = medication_concept(res, index)
+            out.medication_concepts[id(res)] = concept
+            if not coding_pairs(concept):
+                out.tagged.setdefault("unidentified-medications", []).append((res, None))
+            return (concept,)
+
+        return read
 
     def _handle_record(self, hits: list[Hit], res: Mapping[str, Any], out: Collected) -> None:
         """Each handler once per record, for the first of the record's codes that names it."""

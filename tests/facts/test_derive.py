@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cds_service.facts.model import FactStatus
+from cds_service.facts.model import FactStatus, Interval, compare
 
 from .helpers import (
     ATC,
@@ -45,7 +45,7 @@ def ecog(value: int, days: float, rid: str = "e") -> dict:
 # -- age ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("birth,age,approximate", [
-    ("1960-11-24", 66, False), ("1960-11-25", 65, False), ("1960", 66, True), ("1960-12", 65, True),
+    ("1960-11-24", 66, False), ("1960-11-25", 65, False), ("1960-12", 65, True),
     ("2030-01-01", None, None), ("someday", None, None), (1960, None, None),
 ])
 def test_age(birth, age, approximate) -> None:
@@ -54,6 +54,18 @@ def test_age(birth, age, approximate) -> None:
     if age is not None:
         assert fact.attrs.get("approximate", False) is approximate
         assert fact.provenance[0].reference == "Patient/t1"
+
+
+def test_year_only_birth_date_is_an_age_range_not_1_january() -> None:
+    """Catalog *Values that are bounds*: birthDate "1960" on 2026-11-24 is age 65 or 66 — unknown, with the
+    range; a step is decided only when the whole range answers it."""
+    fact = extract(patient("1960"))["age_years"]
+    assert fact.value is None and not fact.known
+    assert fact.attrs["interval"] == Interval(65.0, 66.0)
+    assert compare(fact, "<", 66) is None  # 65 or 66: the record does not say
+    assert compare(fact, "<", 65) is False
+    assert compare(fact, "<", 70) is True
+    assert compare(fact, ">=", 65) is True
 
 
 # -- performance status -----------------------------------------------------------------------------------
