@@ -9,6 +9,7 @@ layer, the CLI ``evaluate`` command and the tests all go through here.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import uuid as uuid_module
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,13 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     return merged
 
 
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def new_card_uuid() -> str:
     return str(uuid_module.uuid4())
 
@@ -102,6 +110,9 @@ class Engine:
         # Built once: the renderer only holds the (immutable) templates, catalogue and order templates.
         self.renderer = Renderer(templates=self.templates, catalogue=self.catalogue,
                                  order_templates=self.order_templates, tz=self.tz, new_uuid=new_card_uuid)
+        # Test doubles of the extractor / classifier may not take the resolver's inputs.
+        self._extract_takes_urls = _accepts(self.extractor.extract, "full_urls")
+        self._classify_takes_data = _accepts(self.classifier.classify, "patient_resources")
 
     @classmethod
     def load(cls, tz: str = "Europe/Amsterdam", services: Sequence[Service] = SERVICES) -> "Engine":
@@ -138,8 +149,10 @@ class Engine:
     # -- the stages of one call (separate so the benchmark can time each) ---------------------------
     def extract(self, data: PatientData, *, now: datetime) -> Facts:
         """FHIR resources → facts."""
-        return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable,
-                                      full_urls=data.full_urls)
+        if self._extract_takes_urls:
+            return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable,
+                                          full_urls=data.full_urls)
+        return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable)
 
     def eval_context(self, service: Service, context: Mapping[str, Any], *, now: datetime,
                      language: str, data: PatientData | None = None) -> EvalContext:
@@ -150,11 +163,11 @@ class Engine:
         """
         draft_orders = ()
         if service.hook in ("order-select", "order-sign"):
+            extra: dict[str, Any] = {}
+            if self._classify_takes_data and data is not None:
+                extra = {"patient_resources": data.resources, "full_urls": data.full_urls}
             draft_orders = self.classifier.classify(
-                context.get("draftOrders"), context.get("selections"), language=language,
-                patient_resources=data.resources if data is not None else (),
-                full_urls=data.full_urls if data is not None else None,
-            )
+                context.get("draftOrders"), context.get("selections"), language=language, **extra)
         return EvalContext(
             now=now,
             hook=service.hook,
