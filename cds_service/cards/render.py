@@ -169,6 +169,8 @@ class Renderer:
                 value = self._phrase("stale", language).format(
                     value=format_value(fact.stale_value, language, self.tz, ctx.now)
                 )
+            elif fact.attrs and fact.attrs.get("recorded_as") and fact.attrs.get("interval") is not None:
+                value = str(fact.attrs["recorded_as"])  # a bound or disagreeing values, shown as recorded
             else:
                 value = self._phrase("unknown", language)
             remarks = []

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cds_service.facts.codes import CallLookup, CodeTable, Hit, MultiTable
 from cds_service.facts.mapping import Answer, FactSpec, MappingSet, MatchSpec, ValueSpec
-from cds_service.facts.model import Provenance
+from cds_service.facts.model import Interval, Provenance
 from cds_service.fhir import parse
 from cds_service.fhir.parse import ResourceIndex, as_dict, as_list, coding_pairs, codings
 
@@ -391,6 +391,13 @@ class Reader:
                 if number is None:
                     raise _Unreadable(f"quantity without a usable number ({item.get('value')!r})")
                 unit = parse.as_str(item.get("code")) or parse.as_str(item.get("unit"))
+                comparator = parse.as_str(item.get("comparator"))
+                if comparator is not None:
+                    if comparator not in BOUND_COMPARATORS:
+                        raise _Unreadable(f"comparator {comparator[:10]!r} not understood")
+                    shown = f"{comparator} {_fmt(number)} {parse.as_str(item.get('unit')) or unit or ''}".strip()
+                    return self._number(vs, number, unit, {"recorded_as": shown}, check_unit=True,
+                                        bound=comparator)
                 return self._number(vs, number, unit, {}, check_unit=True)
             if isinstance(item, (int, float)):
                 number = parse.as_number(item)
@@ -403,7 +410,7 @@ class Reader:
         return None
 
     def _number(self, vs: ValueSpec, number: Any, unit: str | None, attrs: dict[str, Any],
-                check_unit: bool = False) -> tuple[Any, dict[str, Any]]:
+                check_unit: bool = False, bound: str | None = None) -> tuple[Any, dict[str, Any]]:
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise _Unreadable(f"not a number ({number!r})")
         number = float(number)
@@ -416,12 +423,25 @@ class Reader:
             if factor is None:
                 raise _Unreadable(f"unit {unit!r} not understood (expected one of {', '.join(vs.units)})")
             if factor != 1:
-                attrs["recorded_as"] = f"{_fmt(number)} {unit}"
+                attrs.setdefault("recorded_as", f"{_fmt(number)} {unit}")
             number = number * factor
         if vs.range is not None:
             low, high = vs.range
             if (low is not None and number < low) or (high is not None and number > high):
                 raise _Unreadable(f"value {_fmt(number)} outside {low}–{high}")
+        if bound is not None:
+            # Catalog *Values that are bounds*: "> 10 mm" is a bound, not the value 10. The candidate
+            # carries the interval; a step is decided only when the whole interval answers it.
+            interval = bound_interval(bound, round(number, 4))
+            attrs["interval"] = interval
+            if vs.threshold is not None:
+                op, limit = vs.threshold
+                result = interval.answers({"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[op], limit)
+                if result is None:
+                    raise _Unreadable(f"bound {attrs.get('recorded_as', '')} does not settle the threshold")
+                attrs.pop("interval")
+                return result, attrs
+            return round(number, 4), attrs
         if vs.threshold is not None:
             op, limit = vs.threshold
             attrs["measured"] = number
@@ -464,3 +484,17 @@ class Reader:
 
 def _fmt(number: float) -> str:
     return f"{number:g}"
+
+
+BOUND_COMPARATORS = ("<", "<=", ">", ">=")
+
+
+def bound_interval(comparator: str, number: float) -> Interval:
+    """The numbers a ``Quantity.comparator`` bound allows (``ad`` = "as defined" is not a bound)."""
+    if comparator == ">":
+        return Interval(low=number, low_open=True)
+    if comparator == ">=":
+        return Interval(low=number)
+    if comparator == "<":
+        return Interval(high=number, high_open=True)
+    return Interval(high=number)

@@ -204,11 +204,23 @@ def test_standalone_volume_is_matched_by_derived_from() -> None:
     assert facts.value("brain_metastasis_count") == 1 and facts.value("total_volume_cm3") == 9
 
 
-def test_unmatched_volume_is_its_own_lesion() -> None:
-    facts = extract(lesion(30), obs(local("lesion-volume"), quantity(2, "mL"), days=5,
-                                    bodySite=concept((SCT, "83251001"))))
+def test_unmatched_volume_is_never_a_lesion_of_its_own() -> None:
+    """fhir-mapping.md lesion-volume row: a volume does not add to the lesion count."""
+    facts = extract(lesion(30), lesion(12, rid="l2"),
+                    obs(local("lesion-volume"), quantity(2, "mL"), days=5, rid="v1",
+                        bodySite=concept((SCT, "83251001"))))
     assert facts.value("brain_metastasis_count") == 2
-    assert facts["total_volume_cm3"].value is None  # the measured lesion has no volume
+    assert facts["total_volume_cm3"].value is None  # one volume for two lesions: cannot be paired
+
+
+def test_unpaired_volumes_count_when_as_many_as_the_lesions() -> None:
+    """4 lesions with 4 volume Observations are 4 metastases (not 8), and the volumes are summed."""
+    sizes = [lesion(d, rid=f"l{i}") for i, d in enumerate((12, 14, 16, 18))]
+    volumes = [obs(local("lesion-volume"), quantity(v, "mL"), days=5, rid=f"v{i}")
+               for i, v in enumerate((1, 2, 3, 4))]
+    facts = extract(*sizes, *volumes)
+    assert facts.value("brain_metastasis_count") == 4
+    assert facts.value("total_volume_cm3") == 10 and facts.value("largest_volume_cm3") == 4
 
 
 def test_volume_on_the_same_day_and_site_belongs_to_that_lesion() -> None:
