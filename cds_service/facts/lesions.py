@@ -328,7 +328,7 @@ def derive_lesions(w: Work) -> None:
 
     _critical_location(w, reader, current, complete, provs)
     _posterior_fossa(w, reader, current, complete, provs)
-    _resected_diameter(w, brain)
+    _resected_diameter(w, brain, bounds)
 
 
 def _loose_in_set(loose: list[_Volume], set_date: datetime | None, days: float) -> list[_Volume]:
@@ -341,25 +341,30 @@ def _loose_in_set(loose: list[_Volume], set_date: datetime | None, days: float) 
 
 def _largest_diameter(w: Work, current: list[Lesion], count: int | None, provs: tuple[Provenance, ...],
                       bounds: Mapping[int, tuple[Interval | None, str | None]], sources: tuple[str, ...]) -> None:
-    """The largest diameter of the current set. A lesion recorded as a bound (``> 10 mm``) makes it an
-    interval: low = the largest lower limit, high = the largest upper limit (open when any lesion has none)."""
+    """The largest diameter of the current set (see :func:`_max_diameter`)."""
     name = "largest_diameter_mm"
-    exact = [l.diameter_mm for l in current if l.diameter_mm is not None]
-    bounded = [bounds[id(l.provenance[0])] for l in current if id(l.provenance[0]) in bounds]
-    if not exact and not bounded:
+    measured = [l for l in current if l.diameter_mm is not None or id(l.provenance[0]) in bounds]
+    if not measured:
         w.put(_missing(w, name, sources))
         return
     notes = []
-    measured = len(exact) + len(bounded)
-    if measured < len(current):
-        notes.append(f"{len(current) - measured} lesion(s) without a diameter")
+    if len(measured) < len(current):
+        notes.append(f"{len(current) - len(measured)} lesion(s) without a diameter")
     if count is not None and count > len(current):
         notes.append(f"{len(current)} of {count} lesions measured")
+    w.put(_max_diameter(name, measured, bounds, provs, notes))
+
+
+def _max_diameter(name: str, lesions: list[Lesion], bounds: Mapping[int, tuple[Interval | None, str | None]],
+                  provs: tuple[Provenance, ...], notes: list[str]) -> Fact:
+    """The largest diameter of ``lesions``. A lesion recorded as a bound (``> 10 mm``) makes it an interval:
+    low = the largest lower limit, high = the largest upper limit (open when any lesion has none)."""
+    exact = [l.diameter_mm for l in lesions if l.diameter_mm is not None]
+    bounded = [bounds[id(l.provenance[0])] for l in lesions if id(l.provenance[0]) in bounds]
     if not bounded:
-        w.put(Fact(name=name, value=max(exact), status=FactStatus.KNOWN, provenance=provs,
-                   derived_from="lesions", notes=tuple(notes)))
-        return
-    intervals = [b for b, _shown in bounded if b is not None] + [Interval(d, d) for d in exact]
+        return Fact(name=name, value=max(exact), status=FactStatus.KNOWN, provenance=provs,  # type: ignore
+                    derived_from="lesions", notes=tuple(notes))
+    intervals = [b for b, _shown in bounded if b is not None] + [Interval(d, d) for d in exact]  # type: ignore
     low_candidates = [(i.low, i.low_open) for i in intervals if i.low is not None]
     low = max(low_candidates) if low_candidates else (0.0, False)
     high: tuple[float, bool] | None = None
@@ -367,11 +372,10 @@ def _largest_diameter(w: Work, current: list[Lesion], count: int | None, provs: 
         high = max((i.high, i.high_open) for i in intervals)  # type: ignore[type-var]
     interval = Interval(low[0], high[0] if high else None, low_open=low[1], high_open=bool(high and high[1]))
     shown = [s for _b, s in bounded if s]
-    notes.insert(0, f"recorded as {', '.join(shown)}: a bound, not a value")
-    w.put(Fact(name=name, status=FactStatus.UNKNOWN, reason="recorded as a bound", provenance=provs,
-               derived_from="lesions", notes=tuple(notes),
-               attrs={"interval": interval, "recorded_as": ", ".join(shown) if len(current) == 1 or not exact
-                      else f"{', '.join(shown)}; {', '.join(f'{d:g} mm' for d in exact)}"}))
+    recorded = ", ".join(shown + [f"{d:g} mm" for d in exact])
+    return Fact(name=name, status=FactStatus.UNKNOWN, reason="recorded as a bound", provenance=provs,
+                derived_from="lesions", notes=(f"recorded as {recorded}: a bound, not a value", *notes),
+                attrs={"interval": interval, "recorded_as": recorded})
 
 
 def _estimate(name: str, value: float, provs: tuple[Provenance, ...], notes: tuple[str, ...]) -> Fact:
@@ -454,7 +458,8 @@ def _posterior_fossa(w: Work, reader: LesionReader, current: list[Lesion], compl
         w.put(_missing(w, name, ("observations",)))
 
 
-def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
+def _resected_diameter(w: Work, brain: list[Lesion],
+                       bounds: Mapping[int, tuple[Interval | None, str | None]]) -> None:
     name = "resected_tumour_diameter_mm"
     recorded = w.fact("_resected_tumour_diameter_recorded")
     if recorded.known or recorded.status is FactStatus.STALE or recorded.reason in ("recorded as a bound",
@@ -466,19 +471,23 @@ def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
         w.put(unknown(name, notes=recorded.notes))
         return
     when = max(t.date for t in resections)  # type: ignore[type-var]
-    before = [l for l in brain if l.date is not None and l.date <= when and l.diameter_mm is not None]
+    before = [l for l in brain if l.date is not None and l.date <= when
+              and (l.diameter_mm is not None or id(l.provenance[0]) in bounds)]
     if not before:
         w.put(unknown(name, notes=("no lesion measured before the resection",)))
         return
     days = w.ms.setting("lesion_set_days")
     newest = before[0].date
     pre_set = [l for l in before if l.date >= newest - timedelta(days=days)]  # type: ignore[operator]
-    largest = max(pre_set, key=lambda l: l.diameter_mm)  # type: ignore[arg-type,return-value]
-    notes = ()
+    notes = []
     if len(pre_set) > 1:
-        notes = (f"largest of {len(pre_set)} lesions measured before the resection (assumed the resected one)",)
-    w.put(Fact(name=name, value=largest.diameter_mm, status=FactStatus.KNOWN, provenance=largest.provenance,
-               derived_from="lesions", notes=notes))
+        notes.append(f"largest of {len(pre_set)} lesions measured before the resection (assumed the resected one)")
+    if all(id(l.provenance[0]) not in bounds for l in pre_set):
+        largest = max(pre_set, key=lambda l: l.diameter_mm)  # type: ignore[arg-type,return-value]
+        w.put(Fact(name=name, value=largest.diameter_mm, status=FactStatus.KNOWN, provenance=largest.provenance,
+                   derived_from="lesions", notes=tuple(notes)))
+        return
+    w.put(_max_diameter(name, pre_set, bounds, tuple(p for l in pre_set for p in l.provenance), notes))
 
 
 def _day(when: Any) -> str:

@@ -50,8 +50,8 @@ def no_cancer_recorded(facts: Facts) -> bool:
     services: no card, not a ``DATA-MISSING`` card asking to record a cancer."""
     if facts.value("primary_tumour") is not None or facts.value("solid_cancer") is not False:
         return False
-    return not any(facts.value(name) for name in ("brain_metastases", "spinal_metastases",
-                                                   "leptomeningeal_metastases"))
+    return not any(facts.value(name) not in (None, False, "none") for name in (
+        "brain_metastases", "spinal_metastases", "leptomeningeal_metastases"))
 
 
 def data_missing(missing: Iterable[str], *trace: Text, used: Iterable[str] = ()) -> Finding:
