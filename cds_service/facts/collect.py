@@ -254,8 +254,16 @@ class Reader:
             out.tagged.setdefault(handler.name, []).append((res, handler.table.get(system, code)))
             return
         spec = handler.spec
-        if handler.has_where and not self._where(handler.match, res, out.index):
-            return
+        if handler.has_where:
+            where = self._where(handler.match, res, out.index)
+            if where is None:  # a focus we cannot follow: which condition this is about is unknown
+                ref = parse.resource_key(res)
+                out.unusable.setdefault(spec.name, []).append(
+                    Unusable(parse.clinical_time(res), ref, "focus reference could not be resolved"))
+                out.problems.append(f"{ref}: focus reference could not be resolved")
+                return
+            if not where:
+                return
         implied: Answer | None = handler.code_values.get(system, code) if handler.code_values is not None else None
         when = parse.clinical_time(res)
         try:
@@ -283,7 +291,9 @@ class Reader:
         )
 
     # -- where clauses ----------------------------------------------------------------
-    def _where(self, match: MatchSpec, res: Mapping[str, Any], index: ResourceIndex) -> bool:
+    def _where(self, match: MatchSpec, res: Mapping[str, Any], index: ResourceIndex) -> bool | None:
+        """Whether the record meets the mapping's where clause; None when a ``focus`` that would decide it
+        cannot be resolved (unknown, never "not brain metastases")."""
         if match.body_site is not None:
             sites = res.get("bodySite")
             pairs = [p for s in (as_list(sites) if isinstance(sites, list) else [sites]) for p in codings(s)]
@@ -291,12 +301,17 @@ class Reader:
                 return False
         if match.focus is not None or match.focus_not is not None:
             focused = False
+            unresolved = False
             table = match.focus or match.focus_not
             for ref in as_list(res.get("focus")):
-                target = index.resolve(ref)
-                if target is not None and any(p in table for p in codings(target.get("code"))):
+                target = index.resolve(ref, container=res)
+                if target is None:
+                    unresolved = unresolved or not isinstance(ref, dict) or "reference" in ref
+                elif any(p in table for p in codings(target.get("code"))):
                     focused = True
                     break
+            if unresolved and not focused:
+                return None
             if match.focus is not None and not focused:
                 return False
             if match.focus_not is not None and focused:

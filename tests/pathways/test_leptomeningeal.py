@@ -46,7 +46,10 @@ BRANCHES = [
     ("no-symptoms", dict(primary_tumour="renal"), []),
     ("no-solid-cancer", dict(solid_cancer=False, primary_tumour="other", lm_symptoms=S({"headache"})), []),
     ("haematological", dict(solid_cancer=None, primary_tumour="haematological", lm_symptoms=S({"headache"})), []),
-    ("no-primary-recorded", dict(solid_cancer=False, primary_tumour=None, lm_symptoms=S({"headache"})),
+    # catalog *Population*: no cancer in the Condition list ⇒ outside the population, no card
+    ("no-primary-recorded", dict(solid_cancer=False, primary_tumour=None, lm_symptoms=S({"headache"})), []),
+    # the Condition list could not be read: whether there is a cancer is unknown ⇒ DATA-MISSING
+    ("cancer-status-unknown", dict(solid_cancer=None, primary_tumour=None, lm_symptoms=S({"headache"})),
      ["DATA-MISSING"]),
     ("one-negative", dict(lm_symptoms=S({"headache"}), csf_cytology_results=("negative",)),
      ["LM-SUSPECT", "LM-REPEAT-CSF"]),

@@ -438,3 +438,50 @@ def test_patient_404_on_the_fhir_server_is_412() -> None:
         PrefetchResolver(FhirClient(), FhirServerPolicy()).resolve(SERVICES_BY_ID[BRAIN], body)
     assert "not found" in json.dumps(caught.value.details if hasattr(caught.value, "details") else str(caught.value))
 
+
+
+# -- disease status: the focus decides brain vs extracranial ----------------------------------------
+
+
+@pytest.mark.parametrize("style", ["relative", "urn", "absolute", "contained-unknown"])
+def test_disease_status_worsened_with_focus_on_the_brain_metastases_is_not_extracranial(style: str) -> None:
+    resources = patient_resources("bm-a4-organ")
+    condition = _bm_condition(resources)
+    ref = {"relative": f"Condition/{condition['id']}", "urn": full_url(condition),
+           "absolute": f"https://ehr.example/fhir/Condition/{condition['id']}",
+           "contained-unknown": "Condition/not-in-the-call"}[style]
+    resources.append({"resourceType": "Observation", "id": "ds", "status": "final",
+                      "subject": {"reference": "Patient/bm-a4-organ"},
+                      "code": {"coding": [{"system": LNC, "code": "97509-4"}]},
+                      "effectiveDateTime": "2026-11-23T09:00:00+00:00", "focus": [{"reference": ref}],
+                      "valueCodeableConcept": {"coding": [{"system": SCT, "code": "271299001"}]}})
+    facts = evaluate(BRAIN, resources, patient_id="bm-a4-organ").facts
+    assert facts.value("extracranial_disease_status") != "progressive"
+    if style == "contained-unknown":  # which disease worsened is unknown: neither brain nor extracranial
+        assert facts.value("extracranial_disease_status") is None
+    else:
+        assert facts.value("bm_recurrence") is not False
+
+
+# -- spinal population: a cancer patient with the spinal symptoms of 3b --------------------------------
+
+
+def _condition(code: str, system: str, rid: str) -> dict:
+    return {"resourceType": "Condition", "id": rid, "subject": {"reference": "Patient/t1"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "active"}]},
+            "code": {"coding": [{"system": system, "code": code}]},
+            "onsetDateTime": "2026-11-22T08:00:00+00:00", "recordedDate": "2026-11-23T08:00:00+00:00"}
+
+
+def test_cancer_patient_with_spinal_symptoms_is_in_the_spinal_population() -> None:
+    patient = {"resourceType": "Patient", "id": "t1", "birthDate": "1960-01-01"}
+    symptoms = [_condition("radicular-pain", LOCAL, "rp"), _condition("local-back-pain", LOCAL, "bp")]
+    assert rule_ids(SPINE, [patient, *symptoms], patient_id="t1") == set()  # no cancer: outside
+    with_cancer = [patient, _condition("254837009", SCT, "breast"), *symptoms]
+    assert "SM-MRI-URGENCY" in rule_ids(SPINE, with_cancer, patient_id="t1")
+
+
+def test_a_generic_neurological_deficit_of_brain_metastases_is_no_spinal_suspicion() -> None:
+    resources = patient_resources("bm-s1-symptomatic")
+    assert rule_ids(SPINE, resources, patient_id="bm-s1-symptomatic") == set()
