@@ -485,3 +485,14 @@ def test_cancer_patient_with_spinal_symptoms_is_in_the_spinal_population() -> No
 def test_a_generic_neurological_deficit_of_brain_metastases_is_no_spinal_suspicion() -> None:
     resources = patient_resources("bm-s1-symptomatic")
     assert rule_ids(SPINE, resources, patient_id="bm-s1-symptomatic") == set()
+
+
+@pytest.mark.parametrize("birth,gpa_shown", [("1950", True), ("1956", False)])
+def test_gpa_age_from_a_year_only_birth_date_only_when_the_whole_range_is_one_row(birth: str, gpa_shown: bool) -> None:
+    """Lung-molGPA age rows split at 70: born 1950 is 75–76 (one row), born 1956 is 69–70 (two rows)."""
+    resources = patient_resources("gpa-lung-adeno")
+    next(r for r in resources if r["resourceType"] == "Patient")["birthDate"] = birth
+    found = rule_ids(BRAIN, resources, patient_id="gpa-lung-adeno")
+    assert ("PROG-GPA" in found) is gpa_shown
+    if not gpa_shown:
+        assert "DATA-MISSING" in found
