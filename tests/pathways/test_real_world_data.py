@@ -496,3 +496,33 @@ def test_gpa_age_from_a_year_only_birth_date_only_when_the_whole_range_is_one_ro
     assert ("PROG-GPA" in found) is gpa_shown
     if not gpa_shown:
         assert "DATA-MISSING" in found
+
+
+def test_an_unreadable_draft_is_counted_in_the_metrics_over_http(tmp_path, monkeypatch) -> None:
+    from datetime import datetime, timezone
+
+    from cds_service.app import create_app
+    from cds_service.config import Config
+
+    from .realworld import engine
+
+    resources, _body = _order_patient()
+    draft = _rt_referral({"reference": f"Condition/{_bm_condition(resources)['id']}"})
+
+    def broken(self, res):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(OrderClassifier, "_deadline", broken)
+    app = create_app(Config(database=str(tmp_path / "f.sqlite3")), engine=engine(),
+                     clock=lambda: datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc))
+    app.testing = True
+    try:
+        client = app.test_client()
+        body = request(SIGN, prefetch_of(resources), patient_id="ord-srs-no-mdo", draft_orders=_drafts(draft))
+        response = client.post(f"/cds-services/{SIGN}", json=body)
+        assert response.status_code == 200
+        assert any(c["source"]["topic"]["code"] == "DATA-MISSING" for c in response.get_json()["cards"])
+        exposition = client.get("/metrics").get_data(as_text=True)
+        assert f'cds_unreadable_draft_orders_total{{service="{SIGN}"}} 1.0' in exposition
+    finally:
+        app.extensions["cds"].close()
