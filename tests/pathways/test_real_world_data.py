@@ -526,3 +526,23 @@ def test_an_unreadable_draft_is_counted_in_the_metrics_over_http(tmp_path, monke
         assert f'cds_unreadable_draft_orders_total{{service="{SIGN}"}} 1.0' in exposition
     finally:
         app.extensions["cds"].close()
+
+
+@pytest.mark.parametrize("reference,expected", [
+    ("Medication/dexa", "no card"),  # resolves to dexamethasone: already on it
+    ("Medication/elsewhere", "no one-click start"),  # cannot be identified: may already be on it
+])
+def test_dexamethasone_card_on_a_medication_reference(reference: str, expected: str) -> None:
+    resources = patient_resources("ord-spine-mri-slow")
+    before = [c for c in cards(SPINE, resources, patient_id="ord-spine-mri-slow")
+              if c["source"]["topic"]["code"] == "SM-DEXAMETHASONE"]
+    assert before and before[0].get("suggestions")  # not on dexamethasone: the card offers to start it
+    order = _dexa_request(reference)
+    order["subject"] = {"reference": "Patient/ord-spine-mri-slow"}
+    resources += [order, {"resourceType": "Medication", "id": "dexa", "code": DEXA}]
+    after = [c for c in cards(SPINE, resources, patient_id="ord-spine-mri-slow")
+             if c["source"]["topic"]["code"] == "SM-DEXAMETHASONE"]
+    if expected == "no card":
+        assert after == []
+    else:
+        assert after and not after[0].get("suggestions")
