@@ -267,7 +267,7 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: Text) -> Finding |
         if dexa is True:
             notes.append("dexamethasone-active")
             params["dexa_dose"] = facts["dexamethasone_active"].attrs.get("dose") or "?"
-        else:
+        elif dexa is False:  # unknown (an unidentified medication order …): no one-click start
             suggestions = (
                 SuggestionSpec(
                     label_key="start-dexamethasone",
