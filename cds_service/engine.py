@@ -9,6 +9,7 @@ layer, the CLI ``evaluate`` command and the tests all go through here.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import uuid as uuid_module
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ class PatientData:
 
     resources: tuple[Mapping[str, Any], ...] = ()
     unavailable: frozenset[str] = frozenset()
+    full_urls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # Bundle fullUrl → resource
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,13 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     return merged
 
 
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def new_card_uuid() -> str:
     return str(uuid_module.uuid4())
 
@@ -101,6 +110,9 @@ class Engine:
         # Built once: the renderer only holds the (immutable) templates, catalogue and order templates.
         self.renderer = Renderer(templates=self.templates, catalogue=self.catalogue,
                                  order_templates=self.order_templates, tz=self.tz, new_uuid=new_card_uuid)
+        # Test doubles of the extractor / classifier may not take the resolver's inputs.
+        self._extract_takes_urls = _accepts(self.extractor.extract, "full_urls")
+        self._classify_takes_data = _accepts(self.classifier.classify, "patient_resources")
 
     @classmethod
     def load(cls, tz: str = "Europe/Amsterdam", services: Sequence[Service] = SERVICES) -> "Engine":
@@ -129,7 +141,7 @@ class Engine:
         new_uuid: Callable[[], str] | None = None,
     ) -> Evaluation:
         facts = self.extract(data, now=now)
-        ctx = self.eval_context(service, context, now=now, language=language)
+        ctx = self.eval_context(service, context, now=now, language=language, data=data)
         findings = self.findings(service, facts, ctx)
         response = self.respond(findings, facts, ctx, language, new_uuid=new_uuid)
         return Evaluation(facts=facts, findings=tuple(findings), response=response, context=ctx)
@@ -137,16 +149,25 @@ class Engine:
     # -- the stages of one call (separate so the benchmark can time each) ---------------------------
     def extract(self, data: PatientData, *, now: datetime) -> Facts:
         """FHIR resources → facts."""
+        if self._extract_takes_urls:
+            return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable,
+                                          full_urls=data.full_urls)
         return self.extractor.extract(data.resources, now=now, unavailable_sources=data.unavailable)
 
     def eval_context(self, service: Service, context: Mapping[str, Any], *, now: datetime,
-                     language: str) -> EvalContext:
-        """What the pathways know about the call: the hook, the user, the draft orders (order hooks)."""
+                     language: str, data: PatientData | None = None) -> EvalContext:
+        """What the pathways know about the call: the hook, the user, the draft orders (order hooks).
+
+        The order reader resolves references (``reasonReference``, ``medicationReference``) through
+        the same resolver as the facts layer, over the patient's data and the draft orders together.
+        """
         draft_orders = ()
         if service.hook in ("order-select", "order-sign"):
+            extra: dict[str, Any] = {}
+            if self._classify_takes_data and data is not None:
+                extra = {"patient_resources": data.resources, "full_urls": data.full_urls}
             draft_orders = self.classifier.classify(
-                context.get("draftOrders"), context.get("selections"), language=language
-            )
+                context.get("draftOrders"), context.get("selections"), language=language, **extra)
         return EvalContext(
             now=now,
             hook=service.hook,
@@ -157,7 +178,13 @@ class Engine:
         )
 
     def findings(self, service: Service, facts: Facts, ctx: EvalContext) -> list[Finding]:
-        """Run the service's pathways; one finding per rule, most severe first."""
+        """Run the service's pathways; one finding per rule, most severe first.
+
+        A deceased patient gets no cards from any service (catalog: *Deceased patients*): charts of
+        deceased patients are opened for audits and letters, and treatment advice there is wrong.
+        """
+        if facts.value("deceased") is True:
+            return []
         found: list[Finding] = []
         for pathway in self.pathways[service.id]:
             found.extend(pathway(facts, ctx))

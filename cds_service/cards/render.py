@@ -202,6 +202,8 @@ class Renderer:
             elif fact.status is FactStatus.STALE:
                 value = self._phrase("stale", language).format(
                     value=self._fact_value(name, fact.stale_value, language, ctx.now))
+            elif fact.attrs and fact.attrs.get("recorded_as") and fact.attrs.get("interval") is not None:
+                value = markdown_text(str(fact.attrs["recorded_as"]))  # a bound or disagreeing values, as recorded
             else:
                 value = self._phrase("unknown", language)
             remarks = []

@@ -21,7 +21,7 @@ from cds_service.facts.model import Fact, FactStatus, MdoDiscussion, Provenance,
 from cds_service.facts.select import unavailable, unknown
 from cds_service.facts.work import Work
 from cds_service.fhir import parse
-from cds_service.fhir.parse import as_dict, as_list, codings
+from cds_service.fhir.parse import as_dict, as_list, coding_pairs, codings
 
 MEDICATION_SOURCES = ("medicationRequests", "medicationStatements")
 
@@ -193,6 +193,15 @@ def _dose(res: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _active_now(res: Mapping[str, Any], now: datetime) -> bool:
+    """A medication record with no end before ``now`` (an unidentified one: could it be current?)."""
+    if res.get("resourceType") == "MedicationRequest":
+        end = parse.period_end(as_dict(res.get("dispenseRequest")).get("validityPeriod"))
+    else:
+        end = parse.period_end(res.get("effectivePeriod"))
+    return end is None or end > now
+
+
 def medication_records(w: Work) -> list[MedicationRecord]:
     table = w.ms.codeset("medications")
     out = []
@@ -208,8 +217,8 @@ def medication_records(w: Work) -> list[MedicationRecord]:
         else:
             start = parse.effective_time(res) or parse.parse_datetime(res.get("dateAsserted"))
             end = parse.period_end(res.get("effectivePeriod"))
-        pair = _first_pair(res, table)
-        concept = res.get("medicationCodeableConcept")
+        concept = w.collected.medication_concepts.get(id(res), res.get("medicationCodeableConcept"))
+        pair = next((p for p in coding_pairs(concept) if p in table), None)
         name = parse.concept_text(concept) or (pair[1] if pair else cls)
         out.append(MedicationRecord(cls=cls, status=st, start=start, end=end, name=name, dose=_dose(res),
                                     provenance=_prov(res, start, pair)))
@@ -219,10 +228,16 @@ def medication_records(w: Work) -> list[MedicationRecord]:
 def derive_medication(w: Work) -> None:
     records = medication_records(w)
     now = w.now
+    unidentified = [parse.resource_key(res) for res, _v in w.collected.tag("unidentified-medications")
+                    if parse.status(res) in ("active", "on-hold", "") and _active_now(res, now)]
     for name, cls in (("systemic_therapy_active", "systemic-therapy"), ("dexamethasone_active", "dexamethasone"),
                       ("anticoagulation", "anticoagulant")):
         mine = [r for r in records if r.cls == cls]
         active = [r for r in mine if r.status == "active" and r.active_at(now)]
+        if not active and unidentified:
+            w.put(unknown(name, "unidentified medication", tuple(
+                f"{ref}: active medication order whose medication cannot be identified" for ref in unidentified)))
+            continue
         if active:
             attrs: dict[str, Any] = {"drugs": tuple(dict.fromkeys(r.name for r in active))}
             if cls == "dexamethasone":

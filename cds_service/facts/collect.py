@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cds_service.facts.codes import CallLookup, CodeTable, Hit, MultiTable
 from cds_service.facts.mapping import Answer, FactSpec, MappingSet, MatchSpec, ValueSpec
-from cds_service.facts.model import Provenance
+from cds_service.facts.model import Interval, Provenance
 from cds_service.fhir import parse
 from cds_service.fhir.parse import ResourceIndex, as_dict, as_list, coding_pairs, codings
 
@@ -54,6 +54,8 @@ class Collected:
     unusable: dict[str, list[Unusable]] = field(default_factory=dict)
     tagged: dict[str, list[tuple[Mapping[str, Any], Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # the medication concept of each medication record, followed through medicationReference (by id())
+    medication_concepts: dict[int, Any] = field(default_factory=dict)
 
     def tag(self, name: str) -> list[tuple[Mapping[str, Any], Any]]:
         return self.tagged.get(name, [])
@@ -89,15 +91,27 @@ class Tag:
     table: CodeTable
 
 
-def _medication_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+def medication_concept(resource: Mapping[str, Any], index: ResourceIndex | None = None) -> Any:
+    """The medication of a MedicationRequest / MedicationStatement: ``medicationCodeableConcept``, or
+    the ``code`` of the Medication its ``medicationReference`` points to (contained, a Bundle entry, an
+    ``_include`` or another prefetch key). None when it cannot be identified."""
     concept = resource.get("medicationCodeableConcept")
-    if concept is None:
-        ref = parse.as_str(as_dict(resource.get("medicationReference")).get("reference"))
-        if ref and ref.startswith("#"):
-            for contained in as_list(resource.get("contained")):
-                if isinstance(contained, dict) and contained.get("id") == ref[1:]:
-                    concept = contained.get("code")
-    return (concept,)
+    if concept is not None:
+        return concept
+    ref = resource.get("medicationReference")
+    if ref is None:
+        return None
+    if index is not None:
+        target = index.resolve(ref, container=resource)
+    else:
+        target = ResourceIndex().resolve(ref, container=resource)  # contained only
+    if target is not None and target.get("resourceType") == "Medication":
+        return target.get("code")
+    return None
+
+
+def _medication_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
+    return (medication_concept(resource),)
 
 
 def _encounter_concepts(resource: Mapping[str, Any]) -> Sequence[Any]:
@@ -188,6 +202,8 @@ class Reader:
             if table is None:
                 continue
             concepts_of = MAIN_CONCEPTS.get(rtype, _code_concept)
+            if rtype in ("MedicationRequest", "MedicationStatement"):
+                concepts_of = self._medication_reader(index, out)
             lookup = CallLookup(table)
             comp_table = self.components.get(rtype)
             comp_lookup = CallLookup(comp_table) if comp_table is not None else None
@@ -198,6 +214,21 @@ class Reader:
                 if comp_lookup is not None and "component" in res:
                     self._handle_components(comp_lookup, res, out)
         return out
+
+    @staticmethod
+    def _medication_reader(index: ResourceIndex, out: Collected) -> ConceptReader:
+        """Medication records are read through the resolver; a record whose medication cannot be
+        identified (no code, or a reference that does not resolve) is tagged ``unidentified-medications``:
+        "is the patient on drug X" is then unknown, never false (fhir-mapping.md, general rules)."""
+
+        def read(res: Mapping[str, Any]) -> Sequence[Any]:
+            concept = medication_concept(res, index)
+            out.medication_concepts[id(res)] = concept
+            if not coding_pairs(concept):
+                out.tagged.setdefault("unidentified-medications", []).append((res, None))
+            return (concept,)
+
+        return read
 
     def _handle_record(self, hits: list[Hit], res: Mapping[str, Any], out: Collected) -> None:
         """Each handler once per record, for the first of the record's codes that names it."""
@@ -223,8 +254,16 @@ class Reader:
             out.tagged.setdefault(handler.name, []).append((res, handler.table.get(system, code)))
             return
         spec = handler.spec
-        if handler.has_where and not self._where(handler.match, res, out.index):
-            return
+        if handler.has_where:
+            where = self._where(handler.match, res, out.index)
+            if where is None:  # a focus we cannot follow: which condition this is about is unknown
+                ref = parse.resource_key(res)
+                out.unusable.setdefault(spec.name, []).append(
+                    Unusable(parse.clinical_time(res), ref, "focus reference could not be resolved"))
+                out.problems.append(f"{ref}: focus reference could not be resolved")
+                return
+            if not where:
+                return
         implied: Answer | None = handler.code_values.get(system, code) if handler.code_values is not None else None
         when = parse.clinical_time(res)
         try:
@@ -252,7 +291,9 @@ class Reader:
         )
 
     # -- where clauses ----------------------------------------------------------------
-    def _where(self, match: MatchSpec, res: Mapping[str, Any], index: ResourceIndex) -> bool:
+    def _where(self, match: MatchSpec, res: Mapping[str, Any], index: ResourceIndex) -> bool | None:
+        """Whether the record meets the mapping's where clause; None when a ``focus`` that would decide it
+        cannot be resolved (unknown, never "not brain metastases")."""
         if match.body_site is not None:
             sites = res.get("bodySite")
             pairs = [p for s in (as_list(sites) if isinstance(sites, list) else [sites]) for p in codings(s)]
@@ -260,12 +301,17 @@ class Reader:
                 return False
         if match.focus is not None or match.focus_not is not None:
             focused = False
+            unresolved = False
             table = match.focus or match.focus_not
             for ref in as_list(res.get("focus")):
-                target = index.resolve(ref)
-                if target is not None and any(p in table for p in codings(target.get("code"))):
+                target = index.resolve(ref, container=res)
+                if target is None:
+                    unresolved = unresolved or not isinstance(ref, dict) or "reference" in ref
+                elif any(p in table for p in codings(target.get("code"))):
                     focused = True
                     break
+            if unresolved and not focused:
+                return None
             if match.focus is not None and not focused:
                 return False
             if match.focus_not is not None and focused:
@@ -360,6 +406,13 @@ class Reader:
                 if number is None:
                     raise _Unreadable(f"quantity without a usable number ({item.get('value')!r})")
                 unit = parse.as_str(item.get("code")) or parse.as_str(item.get("unit"))
+                comparator = parse.as_str(item.get("comparator"))
+                if comparator is not None:
+                    if comparator not in BOUND_COMPARATORS:
+                        raise _Unreadable(f"comparator {comparator[:10]!r} not understood")
+                    shown = f"{comparator} {_fmt(number)} {parse.as_str(item.get('unit')) or unit or ''}".strip()
+                    return self._number(vs, number, unit, {"recorded_as": shown}, check_unit=True,
+                                        bound=comparator)
                 return self._number(vs, number, unit, {}, check_unit=True)
             if isinstance(item, (int, float)):
                 number = parse.as_number(item)
@@ -372,7 +425,7 @@ class Reader:
         return None
 
     def _number(self, vs: ValueSpec, number: Any, unit: str | None, attrs: dict[str, Any],
-                check_unit: bool = False) -> tuple[Any, dict[str, Any]]:
+                check_unit: bool = False, bound: str | None = None) -> tuple[Any, dict[str, Any]]:
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise _Unreadable(f"not a number ({number!r})")
         number = float(number)
@@ -385,12 +438,25 @@ class Reader:
             if factor is None:
                 raise _Unreadable(f"unit {unit!r} not understood (expected one of {', '.join(vs.units)})")
             if factor != 1:
-                attrs["recorded_as"] = f"{_fmt(number)} {unit}"
+                attrs.setdefault("recorded_as", f"{_fmt(number)} {unit}")
             number = number * factor
         if vs.range is not None:
             low, high = vs.range
             if (low is not None and number < low) or (high is not None and number > high):
                 raise _Unreadable(f"value {_fmt(number)} outside {low}–{high}")
+        if bound is not None:
+            # Catalog *Values that are bounds*: "> 10 mm" is a bound, not the value 10. The candidate
+            # carries the interval; a step is decided only when the whole interval answers it.
+            interval = bound_interval(bound, round(number, 4))
+            attrs["interval"] = interval
+            if vs.threshold is not None:
+                op, limit = vs.threshold
+                result = interval.answers({"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}[op], limit)
+                if result is None:
+                    raise _Unreadable(f"bound {attrs.get('recorded_as', '')} does not settle the threshold")
+                attrs.pop("interval")
+                return result, attrs
+            return round(number, 4), attrs
         if vs.threshold is not None:
             op, limit = vs.threshold
             attrs["measured"] = number
@@ -433,3 +499,17 @@ class Reader:
 
 def _fmt(number: float) -> str:
     return f"{number:g}"
+
+
+BOUND_COMPARATORS = ("<", "<=", ">", ">=")
+
+
+def bound_interval(comparator: str, number: float) -> Interval:
+    """The numbers a ``Quantity.comparator`` bound allows (``ad`` = "as defined" is not a bound)."""
+    if comparator == ">":
+        return Interval(low=number, low_open=True)
+    if comparator == ">=":
+        return Interval(low=number)
+    if comparator == "<":
+        return Interval(high=number, high_open=True)
+    return Interval(high=number)

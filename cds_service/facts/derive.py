@@ -8,12 +8,13 @@ needs the chosen KPS).
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from cds_service.facts.collect import ABSENT, PRESENT, SUSPECTED, Candidate
-from cds_service.facts.model import Fact, FactStatus, Provenance
+from cds_service.facts.model import Fact, FactStatus, Interval, Provenance
 from cds_service.facts.select import (
     UNUSABLE,
     conflict_note,
@@ -32,13 +33,39 @@ from cds_service.fhir.parse import as_dict, as_list, codings
 # -- patient ---------------------------------------------------------------------------
 
 
+def _age_on(now: datetime, born: date) -> int:
+    return now.year - born.year - ((now.month, now.day) < (born.month, born.day))
+
+
+def _birth_range(raw: str) -> tuple[date, date] | None:
+    """The first and last day a (partial) FHIR ``birthDate`` can mean: ``1961`` → 1 Jan … 31 Dec 1961."""
+    text = raw.strip()
+    try:
+        if len(text) == 4 and text.isdigit():
+            return date(int(text), 1, 1), date(int(text), 12, 31)
+        if len(text) == 7 and text[4] == "-":
+            year, month = int(text[:4]), int(text[5:7])
+            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:
+        return None
+    return None
+
+
 def derive_age(w: Work) -> None:
+    """``age_years`` from ``birthDate``, and ``deceased`` (catalog: *Deceased patients*).
+
+    A partial birthDate is a range of birthdays: the age is known only when every day of the range
+    gives the same age; otherwise the fact is unknown and carries the age range (``attrs.interval``),
+    so a step such as "age < 65" is decided only when the whole range answers it.
+    """
     patients = w.collected.tag("Patient")
     if not patients:
         missing = w.missing("patient")
         w.put(unavailable("age_years", missing) if missing else unknown("age_years"))
+        w.put(unavailable("deceased", missing) if missing else unknown("deceased"))
         return
     res = patients[0][0]
+    _deceased(w, res)
     raw = res.get("birthDate")
     born = parse.parse_datetime(raw)
     ref = parse.resource_key(res)
@@ -50,16 +77,46 @@ def derive_age(w: Work) -> None:
             w.put(unknown("age_years"))
         return
     now = w.now
-    years = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
-    if years < 0 or years > 130:
+    span = _birth_range(raw) if isinstance(raw, str) else None
+    first, last = span if span else (born.date(), born.date())
+    oldest, youngest = _age_on(now, first), _age_on(now, last)
+    if youngest < 0 or oldest > 130:
         w.problem(f"{ref}: birthDate {raw!r} gives an impossible age")
         w.put(unknown("age_years", UNUSABLE, (f"{ref}: impossible birthDate",)))
         return
-    attrs = {"birth_date": born.date()}
-    if isinstance(raw, str) and len(raw.strip()) < 10:
+    prov = (Provenance("Patient", parse.resource_id(res), None, born),)
+    attrs: dict[str, Any] = {"birth_date": born.date()}
+    if span:
         attrs["approximate"] = True
-    w.put(Fact(name="age_years", value=years, status=FactStatus.KNOWN,
-               provenance=(Provenance("Patient", parse.resource_id(res), None, born),), attrs=attrs))
+        attrs["recorded_as"] = f"birthDate {raw.strip()}"
+    if oldest == youngest:
+        w.put(Fact(name="age_years", value=oldest, status=FactStatus.KNOWN, provenance=prov, attrs=attrs))
+        return
+    attrs["interval"] = Interval(float(max(youngest, 0)), float(oldest))
+    w.put(Fact(name="age_years", status=FactStatus.UNKNOWN, provenance=prov, attrs=attrs,
+               reason="partial birthDate",
+               notes=(f"birthDate {raw.strip()} ({ref}): age {max(youngest, 0)}–{oldest}",)))
+
+
+def _deceased(w: Work, res: Mapping[str, Any]) -> None:
+    ref = parse.resource_key(res)
+    prov = (Provenance("Patient", parse.resource_id(res), None, None),)
+    flag = res.get("deceasedBoolean")
+    if flag is True:
+        w.put(Fact(name="deceased", value=True, status=FactStatus.KNOWN, provenance=prov))
+        return
+    when_raw = res.get("deceasedDateTime")
+    if when_raw is not None:
+        when = parse.parse_datetime(when_raw)
+        if when is None:
+            w.problem(f"{ref}: deceasedDateTime not understood")
+            w.put(unknown("deceased", UNUSABLE, (f"{ref}: deceasedDateTime not understood",)))
+            return
+        w.put(Fact(name="deceased", value=when <= w.now, status=FactStatus.KNOWN,
+                   provenance=(Provenance("Patient", parse.resource_id(res), None, when),)))
+        return
+    w.put(Fact(name="deceased", value=False, status=FactStatus.KNOWN, provenance=prov,
+               attrs={"assumed": flag is not False}))
 
 
 # -- disease ---------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from cds_service.facts.mapping import FactSpec, MappingSet, load_mappings
 
 # How each derived fact is made (the mapped inputs are in the tables below).
 DERIVED: dict[str, str] = {
-    "age_years": "Patient.birthDate at the evaluation moment",
+    "age_years": "Patient.birthDate at the evaluation moment (a partial birthDate: an age range, attrs.interval)",
+    "deceased": "Patient.deceasedBoolean true or deceasedDateTime at or before now (no cards from any service)",
     "brain_metastases": "active (or provisional: attrs.suspected) Condition in codeset brain-metastases; false when "
                         "conditions were available and none is active; attrs.diagnosis_date",
     "brain_metastases_diagnosis_date": "newest onset (else recordedDate) of an active brain-metastasis Condition",

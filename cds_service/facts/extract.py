@@ -39,7 +39,7 @@ def _imaging(w: Work) -> None:
 
 # (function, facts it produces) in the order they must run.
 DERIVATIONS: tuple[tuple[Derivation, tuple[str, ...]], ...] = (
-    (derive.derive_age, ("age_years",)),
+    (derive.derive_age, ("age_years", "deceased")),
     (derive.derive_brain_metastases, ("brain_metastases", "brain_metastases_diagnosis_date")),
     (care.derive_treatments, ("focal_treatment_date", "resection_done", "wbrt_done")),
     (derive.derive_recurrence, ("bm_recurrence", "bm_progression_date")),
@@ -119,12 +119,13 @@ class FactExtractor:
             raise MappingError(f"mappings: facts {missing} are required by the derivations but not mapped")
 
     def extract(self, resources: Iterable[Mapping[str, Any]], *, now: datetime,
-                unavailable_sources: frozenset[str] = frozenset()) -> Facts:
+                unavailable_sources: frozenset[str] = frozenset(),
+                full_urls: Mapping[str, Mapping[str, Any]] | None = None) -> Facts:
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
         unavailable_sources = frozenset(unavailable_sources or ())
         ctx = Context(now=now, unavailable=unavailable_sources, conflict_days=self.mappings.settings["conflict_days"])
-        collected = self.reader.collect(index_resources(resources))
+        collected = self.reader.collect(index_resources(resources, full_urls))
         w = Work(ms=self.mappings, collected=collected, ctx=ctx)
         self._select_mapped(w)
         for fn, produced in DERIVATIONS:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from cds_service.facts.model import Fact, FactStatus, Lesion, Provenance
+from cds_service.facts.collect import BOUND_COMPARATORS, bound_interval
+from cds_service.facts.model import Fact, FactStatus, Interval, Lesion, Provenance
 from cds_service.facts.select import unavailable, unknown
 from cds_service.facts.work import Work
 from cds_service.fhir import parse
@@ -36,6 +37,18 @@ class _Lesion:
     provenance: list[Provenance] = field(default_factory=list)
     refs: frozenset[str] = frozenset()  # Observation/x of the measurement, focus BodyStructures
     focus: frozenset[str] = frozenset()
+    diameter_bound: Interval | None = None  # "> 10 mm": the diameter is only known to lie in this interval
+    recorded_as: str | None = None
+
+
+@dataclass
+class _Volume:
+    """A LOCAL lesion-volume Observation that could not be paired with a measured lesion."""
+
+    volume_cm3: float
+    region: str
+    date: datetime | None
+    provenance: Provenance
 
 
 class LesionReader:
@@ -62,7 +75,7 @@ class LesionReader:
         concepts: list[Any] = as_list(res.get("bodySite")) if isinstance(res.get("bodySite"), list) else [
             res.get("bodySite")]
         for ref in as_list(res.get("focus")):
-            target = self.w.collected.index.resolve(ref)
+            target = self.w.collected.index.resolve(ref, container=res)
             if target is not None and target.get("resourceType") == "BodyStructure":
                 concepts.append(target.get("location"))
                 concepts.extend(as_list(target.get("includedStructure")))
@@ -70,7 +83,7 @@ class LesionReader:
         keys = self.site_keys(concepts)
         if not keys:
             for ref in as_list(res.get("derivedFrom")):
-                study = self.w.collected.index.resolve(ref)
+                study = self.w.collected.index.resolve(ref, container=res)
                 if study is not None and study.get("resourceType") == "ImagingStudy":
                     keys = self.site_keys(as_dict(s).get("bodySite") for s in as_list(study.get("series")))
                     if keys:
@@ -89,6 +102,9 @@ class LesionReader:
         q = holder.get("valueQuantity")
         if not isinstance(q, dict):
             return None
+        if parse.as_str(q.get("comparator")) is not None:
+            self.w.problem(f"{ref}: {what} recorded as a bound ({q.get('comparator')}); not used as a value")
+            return None
         number = parse.as_number(q.get("value"))
         unit = parse.as_str(q.get("code")) or parse.as_str(q.get("unit"))
         if number is None or number <= 0:
@@ -101,25 +117,56 @@ class LesionReader:
             return None
         return round(number * factor, 4)
 
+    def _bound(self, holder: Mapping[str, Any], units: Mapping[str, float]) -> tuple[Interval, str] | None:
+        """A diameter recorded with a comparator (``> 10 mm``), in mm, and as recorded; None otherwise."""
+        q = holder.get("valueQuantity")
+        if not isinstance(q, dict):
+            return None
+        comparator = parse.as_str(q.get("comparator"))
+        number = parse.as_number(q.get("value"))
+        unit = parse.as_str(q.get("code")) or parse.as_str(q.get("unit"))
+        if comparator not in BOUND_COMPARATORS or number is None or number < 0:
+            return None
+        factor = units.get(unit or "") or next((f for u, f in units.items() if unit and u.lower() == unit.lower()),
+                                               None)
+        if factor is None:
+            return None
+        shown = f"{comparator} {number:g} {parse.as_str(q.get('unit')) or unit}"
+        return bound_interval(comparator, round(number * factor, 4)), shown
+
     def read(self) -> list[_Lesion]:
+        lesions, _volumes = self.read_all()
+        return lesions
+
+    def read_all(self) -> tuple[list[_Lesion], list[_Volume]]:
+        """Measured lesions, and the volume Observations that could not be paired with one.
+
+        fhir-mapping.md: a volume is a property of a lesion, never a lesion of its own.
+        """
         out: list[_Lesion] = []
+        loose: list[_Volume] = []
         sizes = self.w.collected.tag("lesion-size")
         volumes = self.w.collected.tag("lesion-volume")
         by_ref: dict[str, _Lesion] = {}
         for res, _v in sizes:
             ref = parse.resource_key(res)
             diameter = volume = None
+            bound: tuple[Interval, str] | None = None
             for comp in as_list(res.get("component")):
                 if not isinstance(comp, dict):
                     continue
                 pairs = list(codings(comp.get("code")))
                 if any(p in self.diameter_component for p in pairs):
-                    diameter = self._quantity(comp, self.diameter_units, "lesion diameter", ref)
+                    bound = bound or self._bound(comp, self.diameter_units)
+                    if bound is None:
+                        diameter = self._quantity(comp, self.diameter_units, "lesion diameter", ref)
                 elif any(p in self.volume_codes for p in pairs):
                     volume = self._quantity(comp, self.volume_units, "lesion volume", ref)
-            if diameter is None and "valueQuantity" in res:
-                diameter = self._quantity(res, self.diameter_units, "lesion diameter", ref)
-            if diameter is None and volume is None:
+            if diameter is None and bound is None and "valueQuantity" in res:
+                bound = self._bound(res, self.diameter_units)
+                if bound is None:
+                    diameter = self._quantity(res, self.diameter_units, "lesion diameter", ref)
+            if diameter is None and volume is None and bound is None:
                 self.w.problem(f"{ref}: lesion size without a usable diameter")
                 continue
             when = parse.clinical_time(res)
@@ -127,7 +174,8 @@ class LesionReader:
             lesion = _Lesion(region=self.region(sites), diameter_mm=diameter, volume_cm3=volume, sites=sites,
                              date=when, provenance=[_prov(res, when)], refs=frozenset({ref}),
                              focus=frozenset(k for k in (parse.reference_key(f) for f in as_list(res.get("focus")))
-                                             if k))
+                                             if k),
+                             diameter_bound=bound[0] if bound else None, recorded_as=bound[1] if bound else None)
             out.append(lesion)
             by_ref[ref] = lesion
         for res, _v in volumes:
@@ -146,15 +194,16 @@ class LesionReader:
                 target.provenance.append(_prov(res, when))
                 continue
             sites = self._sites_of(res)
-            out.append(_Lesion(region=self.region(sites), diameter_mm=None, volume_cm3=volume, sites=sites, date=when,
-                               provenance=[_prov(res, when)], refs=frozenset({ref})))
-        return out
+            loose.append(_Volume(volume_cm3=volume, region=self.region(sites) if sites else "brain", date=when,
+                                 provenance=_prov(res, when)))
+        return out, loose
 
     def _associate(self, res: Mapping[str, Any], when: datetime | None, lesions: list[_Lesion],
                    by_ref: dict[str, _Lesion]) -> _Lesion | None:
         """The measured lesion a volume belongs to: derivedFrom it, same focus, or the only same-day same-site one."""
         for ref in as_list(res.get("derivedFrom")):
-            key = parse.reference_key(ref)
+            target = self.w.collected.index.resolve(ref, container=res)
+            key = parse.resource_key(target) if target is not None else parse.reference_key(ref)
             if key in by_ref:
                 return by_ref[key]
         focus = frozenset(k for k in (parse.reference_key(f) for f in as_list(res.get("focus"))) if k)
@@ -193,7 +242,8 @@ def _sphere_cm3(diameter_mm: float) -> float:
 
 def derive_lesions(w: Work) -> None:
     reader = LesionReader(w)
-    raw = reader.read()
+    raw, loose_volumes = reader.read_all()
+    bounds = {id(l.provenance[0]): (l.diameter_bound, l.recorded_as) for l in raw if l.diameter_bound is not None}
     lesions = [
         Lesion(region=l.region, diameter_mm=l.diameter_mm, volume_cm3=l.volume_cm3, sites=l.sites,
                critical=reader.critical(l.sites, "critical") if l.region == "brain" else None, date=l.date,
@@ -241,22 +291,22 @@ def derive_lesions(w: Work) -> None:
     count = count_fact.value if count_fact.known else None
     complete = bool(current) and (count is None or count == len(current))
 
-    # largest diameter
-    diameters = [l.diameter_mm for l in current if l.diameter_mm is not None]
-    if diameters:
-        notes = []
-        if len(diameters) < len(current):
-            notes.append(f"{len(current) - len(diameters)} lesion(s) without a diameter")
-        if count is not None and count > len(current):
-            notes.append(f"{len(current)} of {count} lesions measured")
-        w.put(Fact(name="largest_diameter_mm", value=max(diameters), status=FactStatus.KNOWN, provenance=provs,
-                   derived_from="lesions", notes=tuple(notes)))
-    else:
-        w.put(_missing(w, "largest_diameter_mm", sources))
+    _largest_diameter(w, current, count, provs, bounds, sources)
 
-    # volumes: recorded only; otherwise an estimate in attrs
+    # volumes: recorded only; otherwise an estimate in attrs. Volume Observations that could not be paired
+    # with a measured lesion are used only when their number equals the number of lesions (fhir-mapping.md).
     volumes = [l.volume_cm3 for l in current]
-    if current and all(v is not None for v in volumes) and complete:
+    loose = _loose_in_set(loose_volumes, set_date, days)
+    if current and loose and all(v is None for v in volumes) and len(loose) == (count or len(current)) \
+            and count is not None:
+        each = [v.volume_cm3 for v in loose]
+        vprovs = provs + tuple(v.provenance for v in loose)
+        note = (f"{len(loose)} volume(s) recorded without a link to a lesion; paired by number",)
+        w.put(Fact(name="total_volume_cm3", value=round(sum(each), 3), status=FactStatus.KNOWN, provenance=vprovs,
+                   derived_from="lesions", notes=note))
+        w.put(Fact(name="largest_volume_cm3", value=max(each), status=FactStatus.KNOWN, provenance=vprovs,
+                   derived_from="lesions", notes=note))
+    elif current and all(v is not None for v in volumes) and complete:
         w.put(Fact(name="total_volume_cm3", value=round(sum(volumes), 3), status=FactStatus.KNOWN,  # type: ignore
                    provenance=provs, derived_from="lesions"))
         w.put(Fact(name="largest_volume_cm3", value=max(volumes), status=FactStatus.KNOWN,  # type: ignore
@@ -264,6 +314,9 @@ def derive_lesions(w: Work) -> None:
     elif current and all(l.volume_cm3 is not None or l.diameter_mm is not None for l in current):
         each = [l.volume_cm3 if l.volume_cm3 is not None else _sphere_cm3(l.diameter_mm) for l in current]  # type: ignore
         note = ("volume not recorded for every lesion; estimate π/6·d³ from the diameters",)
+        if loose:
+            note += (f"{len(loose)} volume(s) recorded without a link to a lesion, not as many as the lesions: "
+                     "not used",)
         if complete:
             w.put(_estimate("total_volume_cm3", round(sum(each), 2), provs, note))
         else:
@@ -275,7 +328,54 @@ def derive_lesions(w: Work) -> None:
 
     _critical_location(w, reader, current, complete, provs)
     _posterior_fossa(w, reader, current, complete, provs)
-    _resected_diameter(w, brain)
+    _resected_diameter(w, brain, bounds)
+
+
+def _loose_in_set(loose: list[_Volume], set_date: datetime | None, days: float) -> list[_Volume]:
+    """Unpaired brain volume Observations of the current imaging set."""
+    if set_date is None:
+        return []
+    return [v for v in loose if v.region == "brain" and v.date is not None
+            and abs((v.date - set_date).total_seconds()) <= days * 86400]
+
+
+def _largest_diameter(w: Work, current: list[Lesion], count: int | None, provs: tuple[Provenance, ...],
+                      bounds: Mapping[int, tuple[Interval | None, str | None]], sources: tuple[str, ...]) -> None:
+    """The largest diameter of the current set (see :func:`_max_diameter`)."""
+    name = "largest_diameter_mm"
+    measured = [l for l in current if l.diameter_mm is not None or id(l.provenance[0]) in bounds]
+    if not measured:
+        w.put(_missing(w, name, sources))
+        return
+    notes = []
+    if len(measured) < len(current):
+        notes.append(f"{len(current) - len(measured)} lesion(s) without a diameter")
+    if count is not None and count > len(current):
+        notes.append(f"{len(current)} of {count} lesions measured")
+    w.put(_max_diameter(name, measured, bounds, provs, notes))
+
+
+def _max_diameter(name: str, lesions: list[Lesion], bounds: Mapping[int, tuple[Interval | None, str | None]],
+                  provs: tuple[Provenance, ...], notes: list[str]) -> Fact:
+    """The largest diameter of ``lesions``. A lesion recorded as a bound (``> 10 mm``) makes it an interval:
+    low = the largest lower limit, high = the largest upper limit (open when any lesion has none)."""
+    exact = [l.diameter_mm for l in lesions if l.diameter_mm is not None]
+    bounded = [bounds[id(l.provenance[0])] for l in lesions if id(l.provenance[0]) in bounds]
+    if not bounded:
+        return Fact(name=name, value=max(exact), status=FactStatus.KNOWN, provenance=provs,  # type: ignore
+                    derived_from="lesions", notes=tuple(notes))
+    intervals = [b for b, _shown in bounded if b is not None] + [Interval(d, d) for d in exact]  # type: ignore
+    low_candidates = [(i.low, i.low_open) for i in intervals if i.low is not None]
+    low = max(low_candidates) if low_candidates else (0.0, False)
+    high: tuple[float, bool] | None = None
+    if all(i.high is not None for i in intervals):
+        high = max((i.high, i.high_open) for i in intervals)  # type: ignore[type-var]
+    interval = Interval(low[0], high[0] if high else None, low_open=low[1], high_open=bool(high and high[1]))
+    shown = [s for _b, s in bounded if s]
+    recorded = ", ".join(shown + [f"{d:g} mm" for d in exact])
+    return Fact(name=name, status=FactStatus.UNKNOWN, reason="recorded as a bound", provenance=provs,
+                derived_from="lesions", notes=(f"recorded as {recorded}: a bound, not a value", *notes),
+                attrs={"interval": interval, "recorded_as": recorded})
 
 
 def _estimate(name: str, value: float, provs: tuple[Provenance, ...], notes: tuple[str, ...]) -> Fact:
@@ -358,10 +458,12 @@ def _posterior_fossa(w: Work, reader: LesionReader, current: list[Lesion], compl
         w.put(_missing(w, name, ("observations",)))
 
 
-def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
+def _resected_diameter(w: Work, brain: list[Lesion],
+                       bounds: Mapping[int, tuple[Interval | None, str | None]]) -> None:
     name = "resected_tumour_diameter_mm"
     recorded = w.fact("_resected_tumour_diameter_recorded")
-    if recorded.known or recorded.status is FactStatus.STALE:
+    if recorded.known or recorded.status is FactStatus.STALE or recorded.reason in ("recorded as a bound",
+                                                                                    "disagreeing values"):
         w.put(replace(recorded, name=name))
         return
     resections = [t for t in w.treatments if t.kind == "resection" and t.date is not None]
@@ -369,19 +471,23 @@ def _resected_diameter(w: Work, brain: list[Lesion]) -> None:
         w.put(unknown(name, notes=recorded.notes))
         return
     when = max(t.date for t in resections)  # type: ignore[type-var]
-    before = [l for l in brain if l.date is not None and l.date <= when and l.diameter_mm is not None]
+    before = [l for l in brain if l.date is not None and l.date <= when
+              and (l.diameter_mm is not None or id(l.provenance[0]) in bounds)]
     if not before:
         w.put(unknown(name, notes=("no lesion measured before the resection",)))
         return
     days = w.ms.setting("lesion_set_days")
     newest = before[0].date
     pre_set = [l for l in before if l.date >= newest - timedelta(days=days)]  # type: ignore[operator]
-    largest = max(pre_set, key=lambda l: l.diameter_mm)  # type: ignore[arg-type,return-value]
-    notes = ()
+    notes = []
     if len(pre_set) > 1:
-        notes = (f"largest of {len(pre_set)} lesions measured before the resection (assumed the resected one)",)
-    w.put(Fact(name=name, value=largest.diameter_mm, status=FactStatus.KNOWN, provenance=largest.provenance,
-               derived_from="lesions", notes=notes))
+        notes.append(f"largest of {len(pre_set)} lesions measured before the resection (assumed the resected one)")
+    if all(id(l.provenance[0]) not in bounds for l in pre_set):
+        largest = max(pre_set, key=lambda l: l.diameter_mm)  # type: ignore[arg-type,return-value]
+        w.put(Fact(name=name, value=largest.diameter_mm, status=FactStatus.KNOWN, provenance=largest.provenance,
+                   derived_from="lesions", notes=tuple(notes)))
+        return
+    w.put(_max_diameter(name, pre_set, bounds, tuple(p for l in pre_set for p in l.provenance), notes))
 
 
 def _day(when: Any) -> str:

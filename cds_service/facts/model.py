@@ -27,6 +27,80 @@ _KNOWN = FactStatus.KNOWN
 
 
 @dataclass(frozen=True)
+class Interval:
+    """What a bound or a partial date says about a number: ``low``..``high`` (None = open).
+
+    ``> 10 mm`` is ``Interval(10, None, low_open=True)``; ``birthDate 1961`` gives an age interval
+    of two whole years. A step is decided only when the whole interval answers it (catalog:
+    *Values that are bounds*); :func:`compare` does that.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def _all(self, op: str, limit: float) -> bool:
+        """Whether every number in the interval satisfies ``x op limit``."""
+        lo, hi = self.low, self.high
+        if op in (">", ">="):
+            if lo is None:
+                return False
+            return lo > limit or (lo == limit and (op == ">=" or self.low_open))
+        if op in ("<", "<="):
+            if hi is None:
+                return False
+            return hi < limit or (hi == limit and (op == "<=" or self.high_open))
+        if op == "==":
+            return lo is not None and lo == hi == limit and not (self.low_open or self.high_open)
+        raise ValueError(op)
+
+    def answers(self, op: str, limit: float) -> bool | None:
+        """True/False when the whole interval answers ``x op limit`` the same, else None."""
+        negation = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+        if self._all(op, limit):
+            return True
+        if op == "==":
+            outside = (self.high is not None and (self.high < limit or (self.high == limit and self.high_open))) or (
+                self.low is not None and (self.low > limit or (self.low == limit and self.low_open)))
+            return False if outside else None
+        if self._all(negation[op], limit):
+            return False
+        return None
+
+    def text(self, unit: str = "") -> str:
+        suffix = f" {unit}" if unit else ""
+        fmt = lambda n: f"{n:g}"  # noqa: E731
+        if self.low is not None and self.high is None:
+            return f"{'>' if self.low_open else '≥'} {fmt(self.low)}{suffix}"
+        if self.high is not None and self.low is None:
+            return f"{'<' if self.high_open else '≤'} {fmt(self.high)}{suffix}"
+        if self.low is not None and self.high is not None:
+            return f"{fmt(self.low)}–{fmt(self.high)}{suffix}"
+        return "?"
+
+
+_OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
+
+
+def compare(fact: "Fact | None", op: str, limit: float) -> bool | None:
+    """Three-valued ``fact op limit``: the value when known; a recorded bound or range
+    (``attrs.interval``) only when it settles the comparison; otherwise None (unknown)."""
+    if fact is None:
+        return None
+    if fact.status is FactStatus.KNOWN and fact.value is not None and not isinstance(fact.value, bool):
+        try:
+            return _OPS[op](float(fact.value), limit)
+        except (TypeError, ValueError):
+            return None
+    interval = fact.attrs.get("interval") if fact.attrs and fact.status is not FactStatus.STALE else None
+    if isinstance(interval, Interval):
+        return interval.answers(op, limit)
+    return None
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a value came from: enough for a card to say "KPS 60 (Observation/123, 2026-10-02)"."""
 

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from cds_service.facts.collect import ABSENT, PRESENT, SUSPECTED, Candidate, Unusable
 from cds_service.facts.mapping import FactSpec, Window
-from cds_service.facts.model import Fact, FactStatus
+from cds_service.facts.model import Fact, FactStatus, Interval
 from cds_service.fhir.parse import add_months
 
 NOT_RECORDED = "not recorded"
@@ -177,6 +177,12 @@ def most_recent(name: str, cands: Sequence[Candidate], unusable: Sequence[Unusab
     if window is not None and winner.date is None:
         return unknown(name, UNUSABLE, (f"{winner.provenance.reference}: no date, cannot tell whether it is "
                                         "current",))
+    same_time = [c for c in ordered[1:] if winner.date is not None and c.date == winner.date
+                 and (c.value != winner.value or c.attrs.get("interval") != winner.attrs.get("interval"))]
+    if same_time:
+        return _disagreeing(name, [winner, *same_time], window, ctx, missing, derived_from)
+    if "interval" in winner.attrs:
+        return _bound(name, winner, window, ctx, missing, derived_from)
     notes: list[str] = []
     numeric = isinstance(winner.value, (int, float)) and not isinstance(winner.value, bool)
     if not numeric:  # numbers are re-measured all the time; a changed value is no conflict
@@ -188,6 +194,77 @@ def most_recent(name: str, cands: Sequence[Candidate], unusable: Sequence[Unusab
         return stale(name, winner.value, winner, window, notes=notes, attrs=attrs,  # type: ignore[arg-type]
                      derived_from=derived_from)
     return known(name, winner.value, [winner], notes=notes, attrs=attrs, derived_from=derived_from)
+
+
+DISAGREEING = "disagreeing values"
+BOUND = "recorded as a bound"
+
+
+def _shown(c: Candidate) -> str:
+    return str(c.attrs.get("recorded_as") or show(c.value))
+
+
+def _interval_of(c: Candidate) -> Interval | None:
+    """The numbers a candidate allows: its bound, or its exact value (None for a non-number)."""
+    interval = c.attrs.get("interval")
+    if isinstance(interval, Interval):
+        return interval
+    if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+        return Interval(float(c.value), float(c.value))
+    return None
+
+
+def _hull(intervals: Sequence[Interval]) -> Interval:
+    lows = [i for i in intervals if i.low is not None]
+    highs = [i for i in intervals if i.high is not None]
+    low = min(lows, key=lambda i: (i.low, not i.low_open)) if len(lows) == len(intervals) else None
+    high = max(highs, key=lambda i: (i.high, i.high_open)) if len(highs) == len(intervals) else None
+    return Interval(low.low if low else None, high.high if high else None,
+                    low_open=bool(low and low.low_open), high_open=bool(high and high.high_open))
+
+
+def _disagreeing(name: str, cands: Sequence[Candidate], window: Window | None, ctx: Context,
+                 missing: Sequence[str], derived_from: str | None) -> Fact:
+    """Catalog *Disagreeing values*: current values of one fact recorded at the same time that differ.
+
+    Which is right cannot be told (the order of a Bundle never decides), so the fact is unknown and
+    names both sources. Numbers keep the range they span (``attrs.interval``): a step both values
+    answer the same is still decided (KPS 80 and 90 both say "KPS ≥ 70"); one they answer
+    differently is unknown.
+    """
+    winner = cands[0]
+    both = " and ".join(f"{_shown(c)} ({c.provenance.reference})" for c in cands)
+    notes = [f"disagreeing values recorded at the same time ({day(winner.date)}): {both}"]
+    if missing:
+        notes.append(f"could not be retrieved: {', '.join(missing)} (a newer record may be missing)")
+    provenance = tuple(dict.fromkeys(c.provenance for c in cands))
+    if is_stale(winner.date, window, ctx.now):
+        return Fact(name=name, status=FactStatus.STALE, provenance=provenance, notes=tuple(notes),
+                    reason=f"{OUT_OF_DATE} (older than {window.text})", derived_from=derived_from)  # type: ignore
+    attrs: dict[str, Any] = {"disagreeing": tuple(c.provenance.reference for c in cands)}
+    intervals = [_interval_of(c) for c in cands]
+    if all(i is not None for i in intervals):
+        attrs["interval"] = _hull(intervals)  # type: ignore[arg-type]
+        attrs["recorded_as"] = " / ".join(_shown(c) for c in cands)
+    return Fact(name=name, status=FactStatus.UNKNOWN, reason=DISAGREEING, provenance=provenance,
+                notes=tuple(notes), attrs=attrs, derived_from=derived_from)
+
+
+def _bound(name: str, winner: Candidate, window: Window | None, ctx: Context, missing: Sequence[str],
+           derived_from: str | None) -> Fact:
+    """Catalog *Values that are bounds*: the newest record is a bound (``> 10 mm``): not a value.
+
+    The fact is unknown but carries the interval and the value as recorded, so a step the whole
+    interval answers is decided (:func:`cds_service.facts.model.compare`) and the card shows "> 10 mm".
+    """
+    notes = [f"recorded as {_shown(winner)} ({winner.provenance.reference}): a bound, not a value"]
+    if missing:
+        notes.append(f"could not be retrieved: {', '.join(missing)} (a newer record may be missing)")
+    if is_stale(winner.date, window, ctx.now):
+        return stale(name, winner.value, winner, window, notes=notes,  # type: ignore[arg-type]
+                     derived_from=derived_from, attrs=dict(winner.attrs))
+    return Fact(name=name, status=FactStatus.UNKNOWN, reason=BOUND, provenance=(winner.provenance,),
+                notes=tuple(notes), attrs=dict(winner.attrs), derived_from=derived_from)
 
 
 def conflicts(winner: Candidate, others: Iterable[Candidate], days: float | None, label: str = "") -> list[str]:

@@ -10,9 +10,18 @@ reads every entry defensively and classifies it with ``mappings/orders.yaml``
 ``rt-brain``, ``rt-wbrt``, ``mri-spine``, ``mri-brain``, ``mdo-referral`` or
 ``other``.
 
-:meth:`OrderClassifier.classify` never raises on the shape of the input: an
-entry it cannot use becomes kind ``other``; an order is a clinician's work in
-progress, and a crash would hide every card on it.
+:meth:`OrderClassifier.classify` never hides a draft: an entry of a type it
+does not classify is kind ``other``; an entry it fails to read (a bug, or a
+shape nobody foresaw) becomes kind ``unreadable``, which the order pathway
+turns into a ``DATA-MISSING`` card naming the draft and the HTTP layer counts
+(``cds_unreadable_draft_orders_total``). It is never silently dropped: a
+dropped radiotherapy draft would silence the critical referral guard. With
+``strict=True`` (tests) such a failure raises instead.
+
+References (``reasonReference``, ``medicationReference``) are followed with the
+facts layer's resolver (:meth:`cds_service.fhir.parse.ResourceIndex.resolve`)
+over the draft orders and the patient's data together: contained, ``urn:uuid``
+fullUrls, relative and absolute references into any prefetch key.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from importlib import resources
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -28,11 +37,13 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from cds_service.fhir.parse import ResourceIndex, index_resources
 from cds_service.pathways.model import DraftOrder
 
 log = logging.getLogger(__name__)
 
 KINDS = ("rt-brain", "rt-wbrt", "mri-spine", "mri-brain", "mdo-referral", "other")
+UNREADABLE = "unreadable"  # a draft the reader failed on: never dropped, reported as DATA-MISSING
 SITE_POLICIES = ("brain-unless-other", "brain-required")
 PRIORITIES = ("routine", "urgent", "asap", "stat")
 LANGUAGES = ("nl", "en")
@@ -277,43 +288,57 @@ class _Entry:
 class OrderClassifier:
     """Classifies ``context.draftOrders`` with ``mappings/orders.yaml``; built once, then immutable."""
 
-    def __init__(self, mapping: OrderMapping, tz: str | ZoneInfo = "Europe/Amsterdam") -> None:
+    def __init__(self, mapping: OrderMapping, tz: str | ZoneInfo = "Europe/Amsterdam", *,
+                 strict: bool = False) -> None:
         self.mapping = mapping
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        self.strict = strict  # tests: a draft the reader fails on raises instead of becoming "unreadable"
 
     @classmethod
-    def load(cls, package: str = "cds_service.mappings", *, tz: str = "Europe/Amsterdam") -> "OrderClassifier":
-        """Read and validate ``orders.yaml`` once (startup)."""
+    def load(cls, package: str = "cds_service.mappings", *, tz: str = "Europe/Amsterdam",
+             strict: bool = False) -> "OrderClassifier":
+        """Read and validate ``orders.yaml`` once (startup).
+
+        Body sites: every code the facts mapping (``body-sites`` → ``sites``) reads as a brain
+        structure (lobes, cerebellum, brainstem …) is a brain site for the order reader too, and every
+        spine code a non-brain site, so a draft and the record are read alike.
+        """
         path = resources.files(package) / "orders.yaml"
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise OrderMappingError(f"orders.yaml: not valid YAML: {exc}") from None
-        return cls(parse_mapping(data), tz=tz)
+        mapping = parse_mapping(data)
+        brain, other = _fact_sites(package)
+        mapping = replace(mapping, brain_sites=mapping.brain_sites | brain,
+                          non_brain_sites=mapping.non_brain_sites | (other - brain))
+        return cls(mapping, tz=tz, strict=strict)
 
     # -- public -------------------------------------------------------------------------------
     def classify(
-        self, draft_orders: Mapping | None, selections: Sequence[str] | None, *, language: str
+        self, draft_orders: Mapping | None, selections: Sequence[str] | None, *, language: str,
+        patient_resources: Sequence[Mapping[str, Any]] = (), full_urls: Mapping[str, Any] | None = None,
     ) -> tuple[DraftOrder, ...]:
         """Every usable draft in the bundle, classified, in bundle order.
 
         ``selections`` (order-select) marks which drafts are selected; ``None`` (order-sign) selects all.
         Entries with a status in ``ignore_status`` (entered-in-error, revoked …) are left out.
+        ``patient_resources`` / ``full_urls``: the patient's data of the call, so references from a
+        draft into it resolve.
         """
-        try:
-            entries = list(self._entries(draft_orders))
-        except Exception:  # noqa: BLE001 — never fail a hook on a malformed bundle
-            log.warning("draftOrders could not be read; no orders classified", exc_info=True)
-            return ()
+        entries = list(self._entries(draft_orders))
         selected_ids = None if selections is None else {s for s in _list(selections) if isinstance(s, str)}
-        bundle_conditions = self._conditions(entries)
+        resolver = _LazyIndex(entries, patient_resources, full_urls)
         orders = []
         for entry in entries:
             try:
-                order = self._classify_entry(entry, selected_ids, bundle_conditions, language)
-            except Exception:  # noqa: BLE001 — an unusable entry is an "other" order, never a crash
-                log.warning("draft order %d could not be classified", entry.index, exc_info=True)
-                order = self._fallback(entry, selected_ids, language)
+                order = self._classify_entry(entry, selected_ids, resolver, language)
+            except Exception as exc:  # never a silent drop: an unreadable draft is reported (DATA-MISSING)
+                if self.strict:
+                    raise
+                log.warning("draft order %d could not be read (%s)", entry.index, type(exc).__name__,
+                            exc_info=True)
+                order = self._unreadable(entry, selected_ids, language)
             if order is not None:
                 orders.append(order)
         return tuple(orders)
@@ -335,17 +360,6 @@ class OrderClassifier:
             if isinstance(resource, Mapping) and _str(resource.get("resourceType")):
                 yield _Entry(resource=resource, full_url=_str(item.get("fullUrl")), index=index)
 
-    def _conditions(self, entries: Sequence[_Entry]) -> dict[str, Mapping[str, Any]]:
-        """Conditions in the bundle by every name a reasonReference may use (``Condition/id``, fullUrl)."""
-        out: dict[str, Mapping[str, Any]] = {}
-        for e in entries:
-            if e.resource.get("resourceType") == "Condition":
-                if _str(e.resource.get("id")):
-                    out[f"Condition/{e.resource['id']}"] = e.resource
-                if e.full_url:
-                    out[e.full_url] = e.resource
-        return out
-
     @staticmethod
     def _order_id(entry: _Entry) -> str:
         rtype = entry.resource.get("resourceType")
@@ -365,7 +379,7 @@ class OrderClassifier:
 
     # -- one entry ------------------------------------------------------------------------------
     def _classify_entry(self, entry: _Entry, selected_ids: set[str] | None,
-                        bundle_conditions: Mapping[str, Mapping[str, Any]], language: str) -> DraftOrder | None:
+                        resolver: "_LazyIndex", language: str) -> DraftOrder | None:
         res = entry.resource
         rtype = res.get("resourceType")
         if rtype == "Condition":
@@ -383,19 +397,26 @@ class OrderClassifier:
 
         code_concepts = _concepts(res, "code", "category", "serviceRequested", "type", "specialty",
                                   "medicationCodeableConcept")
+        if rtype == "MedicationRequest" and res.get("medicationReference") is not None:
+            medication = resolver.resolve(res.get("medicationReference"), res)
+            if medication is not None and medication.get("resourceType") == "Medication":
+                code_concepts += _concepts(medication, "code")
         codes = _codings(code_concepts)
         name_texts = _texts(_concepts(res, "code", "serviceRequested", "medicationCodeableConcept"))
         reason_concepts = _concepts(res, "reasonCode")
         reason_codes = _codings(reason_concepts)
         reason_texts = _texts(reason_concepts)
+        unresolved_reason = False
         for ref in _list(res.get("reasonReference")):
             ref = _dict(ref)
             if _str(ref.get("display")):
                 reason_texts.append(ref["display"])
-            condition = self._resolve(ref.get("reference"), res, bundle_conditions)
-            if condition is not None:
-                reason_codes |= _codings(_concepts(condition, "code"))
-                reason_texts.extend(_texts(_concepts(condition, "code")))
+            target = resolver.resolve(ref, res) if _str(ref.get("reference")) else None
+            if target is not None and target.get("resourceType") in ("Condition", "Observation"):
+                reason_codes |= _codings(_concepts(target, "code"))
+                reason_texts.extend(_texts(_concepts(target, "code")))
+            elif _str(ref.get("reference")) and not _str(ref.get("display")):
+                unresolved_reason = True
         site_codes = _codings(_concepts(res, "bodySite"))
 
         m = self.mapping
@@ -404,6 +425,8 @@ class OrderClassifier:
         reason_bm: bool | None
         if brain_reason:
             reason_bm = True
+        elif unresolved_reason:
+            reason_bm = None  # a reason we could not read: unknown, never "not brain metastases"
         elif reason_codes or reason_texts:
             reason_bm = False
         else:
@@ -411,7 +434,7 @@ class OrderClassifier:
         brain_site = bool(site_codes & m.brain_sites)
         other_site = bool(site_codes & m.non_brain_sites)
         brain_context = brain_reason or brain_site
-        non_brain_context = other_site or other_reason
+        non_brain_context = other_site or (other_reason and not brain_reason)
 
         rule = self._match(codes, name_texts, brain_context, non_brain_context)
         kind = rule.kind if rule is not None else "other"
@@ -450,22 +473,6 @@ class OrderClassifier:
             return brain or not non_brain
         return True
 
-    @staticmethod
-    def _resolve(reference: Any, resource: Mapping[str, Any],
-                 bundle_conditions: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-        ref = _str(reference)
-        if ref is None:
-            return None
-        if ref.startswith("#"):
-            for contained in _list(resource.get("contained")):
-                if isinstance(contained, Mapping) and contained.get("id") == ref[1:]:
-                    return contained if contained.get("resourceType") == "Condition" else None
-            return None
-        if ref in bundle_conditions:
-            return bundle_conditions[ref]
-        tail = "/".join(ref.rstrip("/").split("/")[-2:])  # absolute URL → Condition/id
-        return bundle_conditions.get(tail)
-
     def _deadline(self, res: Mapping[str, Any]) -> datetime | None:
         if res.get("occurrenceDateTime") is not None:
             return parse_fhir_datetime(res.get("occurrenceDateTime"), self.tz)
@@ -490,19 +497,62 @@ class OrderClassifier:
             return f"{name}, {word}"
         return name
 
-    def _fallback(self, entry: _Entry, selected_ids: set[str] | None, language: str) -> DraftOrder | None:
-        """The last resort for an entry that broke the classifier: kind ``other``, or nothing at all."""
-        try:
-            order_id = self._order_id(entry)
-            return DraftOrder(
-                id=order_id,
-                kind="other",
-                resource=entry.resource,
-                selected=self._is_selected(entry, order_id, selected_ids),
-                display=self.mapping.kinds["other"]["en" if language not in LANGUAGES else language],
-            )
-        except Exception:  # noqa: BLE001
-            return None
+    def _unreadable(self, entry: _Entry, selected_ids: set[str] | None, language: str) -> DraftOrder:
+        """A draft the reader failed on: kept, as kind ``unreadable`` (the pathway reports it)."""
+        rtype = _str(entry.resource.get("resourceType")) or "Resource"
+        rid = entry.resource.get("id")
+        order_id = f"{rtype}/{rid}" if isinstance(rid, str) and rid.strip() else (
+            entry.full_url or f"{rtype}/#entry-{entry.index + 1}")
+        selected = True if selected_ids is None else (
+            order_id in selected_ids or bool(entry.full_url and entry.full_url in selected_ids)
+            or any(s.endswith("/" + order_id) for s in selected_ids))
+        label = {"nl": "onleesbare concept-order", "en": "unreadable draft order"}
+        return DraftOrder(id=order_id, kind=UNREADABLE, resource=entry.resource, selected=selected,
+                          display=f"{label.get(language, label['en'])} {order_id} (entry {entry.index + 1})")
 
 
-__all__ = ["OrderClassifier", "OrderMapping", "OrderMappingError", "parse_mapping", "parse_fhir_datetime", "KINDS"]
+class _LazyIndex:
+    """The resolver of one call for the order reader, built on first use.
+
+    Most drafts name their reason by code; only a draft with a ``reasonReference`` or a
+    ``medicationReference`` that is not contained needs the index of the patient's data.
+    """
+
+    def __init__(self, entries: Sequence[_Entry], patient: Sequence[Mapping[str, Any]],
+                 full_urls: Mapping[str, Any] | None) -> None:
+        self._entries = entries
+        self._patient = patient
+        self._full_urls = full_urls
+        self._index: ResourceIndex | None = None
+
+    def resolve(self, reference: Any, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        ref = reference if isinstance(reference, str) else _dict(reference).get("reference")
+        if isinstance(ref, str) and ref.strip().startswith("#"):
+            return ResourceIndex().resolve(ref, container=container)
+        if self._index is None:
+            urls: dict[str, Any] = dict(self._full_urls or {})
+            for e in self._entries:
+                if e.full_url:
+                    urls.setdefault(e.full_url, e.resource)
+            self._index = index_resources([*self._patient, *(e.resource for e in self._entries)], urls)
+        return self._index.resolve(reference, container=container)
+
+
+def _fact_sites(package: str) -> tuple[frozenset[Code], frozenset[Code]]:
+    """Body-site codes the facts mapping reads as brain / as spine (``body-sites`` codeset + ``sites``)."""
+    from cds_service.facts.mapping import load_mappings
+
+    ms = load_mappings(package)
+    brain: set[Code] = set()
+    spine: set[Code] = set()
+    for spec, key in ms.codeset("body-sites"):
+        site = ms.sites.get(key) if isinstance(key, str) else None
+        if site is None or spec.prefix:
+            continue
+        target = brain if site.region == "brain" else spine if site.region == "spine" else None
+        if target is not None:
+            target.update((system, spec.code) for system in spec.systems)
+    return frozenset(brain), frozenset(spine)
+
+
+__all__ = ["UNREADABLE", "OrderClassifier", "OrderMapping", "OrderMappingError", "parse_mapping", "parse_fhir_datetime", "KINDS"]

@@ -288,8 +288,9 @@ def condition_state(resource: Mapping[str, Any]) -> str:
     """``active`` | ``suspected`` | ``inactive`` | ``refuted`` for a Condition.
 
     refuted verification ⇒ refuted; inactive/resolved/remission clinical status ⇒ inactive;
-    provisional/differential/unconfirmed ⇒ suspected; a missing clinicalStatus counts as active
-    (many EHRs leave it out on problem-list entries).
+    an ``abatement[x]`` without a clinicalStatus ⇒ inactive (R4 invariant con-4: a Condition with an
+    abatement is not active); provisional/differential/unconfirmed ⇒ suspected; otherwise a missing
+    clinicalStatus counts as active (many EHRs leave it out on problem-list entries).
     """
     verification = _status_code(resource.get("verificationStatus"))
     clinical = _status_code(resource.get("clinicalStatus"))
@@ -297,22 +298,83 @@ def condition_state(resource: Mapping[str, Any]) -> str:
         return REFUTED
     if clinical in CONDITION_INACTIVE:
         return INACTIVE
+    if clinical is None and any(k.startswith("abatement") and resource.get(k) not in (None, False, "", {})
+                                for k in resource):
+        return INACTIVE
     if verification in CONDITION_SUSPECTED:
         return SUSPECTED
     return ACTIVE
 
 
 def reference_key(reference: Any) -> str | None:
-    """``Type/id`` from a Reference (relative or absolute URL, history suffix stripped)."""
+    """``Type/id`` from a Reference (relative or absolute URL, history suffix stripped).
+
+    ``#id`` (contained) and ``urn:uuid:`` / ``urn:oid:`` references are returned as they are: they
+    name a resource only together with their container or Bundle (see :meth:`ResourceIndex.resolve`).
+    """
     ref = as_str(as_dict(reference).get("reference"))
     if not ref:
         return None
+    if ref.startswith("#") or ref.startswith("urn:"):
+        return ref
     if "/_history/" in ref:
         ref = ref.split("/_history/")[0]
     parts = ref.rstrip("/").split("/")
     if len(parts) >= 2:
         return f"{parts[-2]}/{parts[-1]}"
     return ref
+
+
+def _version_key(resource: Mapping[str, Any]) -> tuple:
+    """How new a copy of a record is: ``meta.versionId`` (numerically when it is a number), then
+    ``meta.lastUpdated``. A copy without either is older than one that has it."""
+    meta = as_dict(resource.get("meta"))
+    vid = meta.get("versionId")
+    vid = str(vid).strip() if isinstance(vid, (str, int)) and not isinstance(vid, bool) else ""
+    if vid.isdigit():
+        version: tuple = (2, int(vid), "")
+    elif vid:
+        version = (1, 0, vid)
+    else:
+        version = (0, 0, "")
+    updated = parse_datetime(meta.get("lastUpdated"))
+    return version + ((1, updated.timestamp()) if updated is not None else (0, 0.0),)
+
+
+def _is_entered_in_error(resource: Mapping[str, Any]) -> bool:
+    st = resource.get("status")
+    if isinstance(st, str) and st.strip() == ENTERED_IN_ERROR:
+        return True
+    return (resource.get("resourceType") == "Condition"
+            and _status_code(resource.get("verificationStatus")) == ENTERED_IN_ERROR)
+
+
+def _canonical(resource: Mapping[str, Any]) -> str:
+    import json
+
+    try:
+        return json.dumps(resource, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(resource)
+
+
+def newest_copy(copies: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The record among several copies of one ``Type/id`` (catalog: *Disagreeing values*).
+
+    The newest version wins (``meta.versionId``, then ``meta.lastUpdated``); the order of the copies
+    never decides. Copies that are equally new but differ: an entered-in-error copy among them
+    withdraws the record (None: the EHR itself says one of them is wrong, and we cannot tell which);
+    otherwise the choice is made on the content, so it is the same for every order.
+    """
+    if len(copies) == 1:
+        return copies[0]
+    best = max(_version_key(c) for c in copies)
+    newest = [c for c in copies if _version_key(c) == best]
+    if len(newest) == 1:
+        return newest[0]
+    if any(_is_entered_in_error(c) for c in newest):
+        return None
+    return max(newest, key=_canonical)
 
 
 # -- the index ----------------------------------------------------------------
@@ -340,6 +402,11 @@ class ResourceIndex:
     by_type: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     ignored: int = 0  # entered-in-error and non-counting statuses
+    # Every record of the call by the names a reference may use: ``Type/id`` and Bundle ``fullUrl``
+    # (``urn:uuid:…``, absolute URLs). Records that do not count (cancelled …) are here too, so a
+    # reference to them resolves (and the reader decides); entered-in-error records are not.
+    all_ids: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    full_urls: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     _ids: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
 
@@ -347,7 +414,7 @@ class ResourceIndex:
         return self.by_type.get(rtype, [])
 
     def ids_of(self, rtype: str) -> dict[str, Mapping[str, Any]]:
-        """id → resource for one type (the last one wins when an id repeats)."""
+        """id → resource for one type (one record per id: see :func:`newest_copy`)."""
         ids = self._ids.get(rtype)
         if ids is None:
             ids = self._ids[rtype] = {}
@@ -358,12 +425,40 @@ class ResourceIndex:
         return ids
 
     def get(self, key: str) -> Mapping[str, Any] | None:
-        """The resource for a ``Type/id`` key, or None."""
+        """The resource for a ``Type/id`` key (or a fullUrl), or None."""
+        found = self.all_ids.get(key)
+        if found is not None:
+            return found
+        found = self.full_urls.get(key)
+        if found is not None:
+            return found
         rtype, _, rid = key.partition("/")
         return self.ids_of(rtype).get(rid) if rid else None
 
-    def resolve(self, reference: Any) -> Mapping[str, Any] | None:
-        key = reference_key(reference)
+    def resolve(self, reference: Any, container: Mapping[str, Any] | None = None) -> Mapping[str, Any] | None:
+        """Follow a Reference wherever it points in the data of the call (fhir-mapping.md, general rules).
+
+        ``#id`` → a contained resource of ``container``; ``urn:uuid:`` and absolute URLs → the Bundle
+        entry with that ``fullUrl``; relative and absolute REST URLs → ``Type/id`` (``_history``
+        stripped) among every resource of the call (any prefetch key, ``_include`` entries, draft
+        orders). None when it cannot be resolved: what depends on it is then unknown, never false.
+        """
+        raw = reference if isinstance(reference, str) else as_str(as_dict(reference).get("reference"))
+        raw = as_str(raw)
+        if not raw:
+            return None
+        if raw.startswith("#"):
+            holder = container if isinstance(container, dict) else {}
+            for item in as_list(holder.get("contained")):
+                if isinstance(item, dict) and _id_of(item) == raw[1:] and not _is_entered_in_error(item):
+                    return item
+            return None
+        found = self.full_urls.get(raw)
+        if found is not None:
+            return found
+        if raw.startswith("urn:"):
+            return None
+        key = reference_key({"reference": raw})
         return self.get(key) if key else None
 
     @property
@@ -372,15 +467,55 @@ class ResourceIndex:
         return {f"{rtype}/{rid}": res for rtype in self.by_type for rid, res in self.ids_of(rtype).items()}
 
 
-def index_resources(resources: Iterable[Any]) -> ResourceIndex:
-    """Index usable resources; drop entered-in-error and non-counting statuses. Never raises."""
+def index_resources(resources: Iterable[Any], full_urls: Mapping[str, Any] | None = None) -> ResourceIndex:
+    """Index usable resources; one record per ``Type/id`` (newest version); drop entered-in-error and
+    non-counting statuses. ``full_urls`` maps Bundle ``fullUrl`` values to their resources. Never raises."""
     index = ResourceIndex()
     try:
         items = list(resources or ())
     except TypeError:
         index.problems.append("resources: not a list")
         return index
-    _index_into(index, items, "resource")
+    flat: list[Mapping[str, Any]] = []
+    urls: dict[str, Mapping[str, Any]] = {}
+    _flatten_into(flat, urls, index, items, "resource")
+    # one record per Type/id: the newest version; the order of the entries never decides
+    copies: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for res in flat:
+        rid = _id_of(res)
+        if rid is not None:
+            copies.setdefault((res["resourceType"], rid), []).append(res)
+    chosen: dict[tuple[str, str], Mapping[str, Any] | None] = {
+        key: newest_copy(group) for key, group in copies.items()}
+    withdrawn: set[int] = set()
+    for key, group in copies.items():
+        if len(group) > 1:
+            winner = chosen[key]
+            withdrawn.update(id(c) for c in group if c is not winner)
+    for url, res in (full_urls or {}).items():
+        if isinstance(url, str) and isinstance(res, dict):
+            urls.setdefault(url, res)
+    by_type, all_ids = index.by_type, index.all_ids
+    gone: set[int] = set(withdrawn)
+    for res in flat:
+        if id(res) in withdrawn:
+            continue
+        rtype = res["resourceType"]
+        if _is_entered_in_error(res):
+            index.ignored += 1
+            gone.add(id(res))
+            continue
+        rid = _id_of(res)
+        if rid is not None:
+            all_ids[f"{rtype}/{rid}"] = res
+        if not _counts(res, rtype):
+            index.ignored += 1
+            continue
+        bucket = by_type.get(rtype)
+        if bucket is None:
+            bucket = by_type[rtype] = []
+        bucket.append(res)
+    index.full_urls = {u: r for u, r in urls.items() if id(r) not in gone and not _is_entered_in_error(r)}
     return index
 
 
@@ -396,25 +531,34 @@ def _counts(res: Mapping[str, Any], rtype: str) -> bool:
     return rtype != "Condition" or _status_code(res.get("verificationStatus")) != ENTERED_IN_ERROR
 
 
-def _index_into(index: ResourceIndex, items: Iterable[Any], label: str) -> None:
-    """The hot loop of indexing: one pass, one status check and one list append per resource."""
-    by_type, problems = index.by_type, index.problems
+def _flatten_into(out: list[Mapping[str, Any]], urls: dict[str, Mapping[str, Any]], index: ResourceIndex,
+                  items: Iterable[Any], label: str) -> None:
+    """Resources, with Bundles opened (their ``fullUrl`` values noted); shapes that are not resources
+    are described in ``index.problems``."""
     for i, res in enumerate(items):
         if not isinstance(res, dict):
-            problems.append(f"{label} #{i}: not a JSON object ({type(res).__name__})")
+            index.problems.append(f"{label} #{i}: not a JSON object ({type(res).__name__})")
             continue
         rtype = res.get("resourceType")
         if rtype == "Bundle":  # a search result or transaction where single resources were expected
-            inner = [e.get("resource") for e in as_list(res.get("entry")) if isinstance(e, dict)]
-            _index_into(index, [r for r in inner if r is not None], "Bundle entry")
+            inner = []
+            for e in as_list(res.get("entry")):
+                if not isinstance(e, dict) or not isinstance(e.get("resource"), dict):
+                    continue
+                entry_res = e["resource"]
+                search = e.get("search")
+                if (entry_res.get("resourceType") == "OperationOutcome" and isinstance(search, dict)
+                        and search.get("mode") == "outcome"):
+                    continue
+                url = as_str(e.get("fullUrl"))
+                if url:
+                    urls.setdefault(url, entry_res)
+                inner.append(entry_res)
+            _flatten_into(out, urls, index, inner, "Bundle entry")
             continue
         if not isinstance(rtype, str) or not rtype:
-            problems.append(f"{label} #{i}: no resourceType")
+            index.problems.append(f"{label} #{i}: no resourceType")
             continue
-        if not _counts(res, rtype):
-            index.ignored += 1
-            continue
-        bucket = by_type.get(rtype)
-        if bucket is None:
-            bucket = by_type[rtype] = []
-        bucket.append(res)
+        if rtype == "OperationOutcome":
+            continue  # a message about the search, not a record of the patient
+        out.append(res)

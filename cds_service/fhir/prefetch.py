@@ -237,10 +237,8 @@ class PrefetchResolver:
             )
         for m in missing:
             log.info("prefetch %s unavailable (optional): %s", m.key, m.reason)
-        return PatientData(
-            resources=_flatten(s for s in slots if s.missing is None),
-            unavailable=frozenset(m.key for m in missing),
-        )
+        resources, full_urls = _flatten(s for s in slots if s.missing is None)
+        return PatientData(resources=resources, unavailable=frozenset(m.key for m in missing), full_urls=full_urls)
 
     # -- internals ---------------------------------------------------------------
     def _classify(self, spec: PrefetchKey, sent: Mapping[str, Any], context: Mapping[str, Any]) -> _Slot:
@@ -248,6 +246,9 @@ class PrefetchResolver:
         if spec.key in sent:
             value = sent[spec.key]
             if value is None:  # "no data": an empty result, not fetched
+                if spec.required and not spec.is_search:  # a read of the patient found nothing
+                    slot.missing = MissingKey(spec.key, spec.query, "the EHR sent null: the patient was not found",
+                                              True)
                 return slot
             rtype = value.get("resourceType") if isinstance(value, dict) else None
             if rtype == "Bundle":
@@ -312,27 +313,35 @@ class PrefetchResolver:
             return found, None
         except FhirFetchError as exc:
             log.warning("prefetch %s: fetch failed (%s: %s)", slot.spec.key, exc.code, exc.message)
+            if not slot.spec.is_search and getattr(exc, "http_status", None) in (404, 410):
+                # the allowed server itself says the patient does not exist: say so (a 412 that names it)
+                reason = f"not found on the FHIR server (HTTP {exc.http_status}): the patient cannot be had"
+                return (), MissingKey(slot.spec.key, slot.spec.query, reason, slot.spec.required)
             return (), self._missing(slot)
         except Exception:  # a bug must not hide as "data unavailable"
             log.exception("prefetch %s: unexpected error", slot.spec.key)
             raise
 
 
-def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
-    """All resources once (by ``Type/id``; resources without an id are all kept).
+def _flatten(slots: Iterable[_Slot]) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
+    """All resources of every key, and the Bundle ``fullUrl`` of each entry that has one.
 
     The hot path: one pass over every prefetched resource, plain ``dict`` checks,
     no copies. Bundle entries are read here directly (search-outcome
-    OperationOutcomes skipped, as in :func:`bundle_resources`). The ids seen are
-    kept per resource type, so no key object is built per resource.
+    OperationOutcomes skipped, as in :func:`bundle_resources`). A record that
+    appears more than once (page overlap, the same resource in two keys) is kept
+    once when the copies are identical, and every time when they differ: the facts
+    layer then keeps the newest version (``fhir.parse.newest_copy``), so the order
+    of keys and entries never decides.
     """
-    seen: dict[Any, set[Any]] = {}
+    seen: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     out: list[Mapping[str, Any]] = []
+    urls: dict[str, Mapping[str, Any]] = {}
     append = out.append
     for slot in slots:
         if slot.entries is None:
             for resource in slot.resources:
-                if _first_time(seen, resource.get("resourceType"), resource.get("id")):
+                if _new_copy(seen, resource):
                     append(resource)
             continue
         for entry in slot.entries:
@@ -343,19 +352,24 @@ def _flatten(slots: Iterable[_Slot]) -> tuple[Mapping[str, Any], ...]:
             search = entry.get("search")
             if rtype == "OperationOutcome" and type(search) is dict and search.get("mode") == "outcome":
                 continue
-            if _first_time(seen, rtype, resource.get("id")):
+            url = entry.get("fullUrl")
+            if type(url) is str and url:
+                urls.setdefault(url, resource)
+            if _new_copy(seen, resource):
                 append(resource)
-    return tuple(out)
+    return tuple(out), urls
 
 
-def _first_time(seen: dict[Any, set[Any]], rtype: Any, rid: Any) -> bool:
-    """Whether ``rtype/rid`` was not seen before (and note it); a resource without a usable id always counts."""
-    if not rid or type(rid) is not str or type(rtype) is not str:
+def _new_copy(seen: dict[tuple[str, str], list[Mapping[str, Any]]], resource: Mapping[str, Any]) -> bool:
+    """Whether ``resource`` is not an identical copy of one seen before (and note it)."""
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if type(rid) is not str or not rid or type(rtype) is not str:
         return True
-    ids = seen.get(rtype)
-    if ids is None:
-        ids = seen[rtype] = set()
-    elif rid in ids:
+    copies = seen.get((rtype, rid))
+    if copies is None:
+        seen[(rtype, rid)] = [resource]
+        return True
+    if any(c is resource or c == resource for c in copies):
         return False
-    ids.add(rid)
+    copies.append(resource)
     return True

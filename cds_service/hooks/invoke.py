@@ -83,6 +83,9 @@ def invoke(service_id: str) -> Response:
     state.store.record_issued(issued)
     for card in issued:
         state.metrics.cards.labels(service=service.id, rule=card.rule_id).inc()
+    for order in evaluation.context.draft_orders:
+        if order.kind == "unreadable":
+            state.metrics.unreadable_drafts.labels(service=service.id).inc()
     for key in evaluation.facts.unavailable_sources:
         state.metrics.prefetch_unavailable.labels(key=key).inc()
     return Response(dump_json(response), mimetype="application/json", headers={"Content-Language": language})

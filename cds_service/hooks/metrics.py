@@ -34,6 +34,10 @@ class Metrics:
             "cds_prefetch_unavailable", "Optional prefetch keys that could not be had",
             ["key"], registry=self.registry,
         )
+        self.unreadable_drafts = Counter(
+            "cds_unreadable_draft_orders", "Draft orders the order reader could not read (reported as DATA-MISSING)",
+            ["service"], registry=self.registry,
+        )
         self.feedback = Counter(
             "cds_feedback_items", "Feedback items received, by service and outcome",
             ["service", "outcome"], registry=self.registry,

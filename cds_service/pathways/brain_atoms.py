@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
-from cds_service.facts.model import Facts
+from cds_service.facts.model import Facts, compare
 from cds_service.pathways.brain_walk import Atom
 from cds_service.pathways.model import Text, text_in, tr
 
@@ -42,7 +42,8 @@ def kps_ge_70(facts: Facts) -> Atom:
     band = facts.value("kps_ge_70")
     if band is not None:
         return Atom("kps>=70", "KPS ≥ 70", bool(band), ("kps_ge_70",))
-    return Atom("kps>=70", "KPS ≥ 70", None, ("kps",))
+    # a bound ("> 70") or two disagreeing same-time values: decided only when the whole range answers it
+    return Atom("kps>=70", "KPS ≥ 70", compare(facts["kps"], ">=", 70), ("kps",))
 
 
 def kps_derived_from_ecog(facts: Facts) -> bool:
@@ -51,8 +52,8 @@ def kps_derived_from_ecog(facts: Facts) -> bool:
 
 def _survival_compare(facts: Facts, months: float, strict: bool) -> bool | None:
     fact = facts["expected_survival_months"]
-    if not fact.known:
-        return None
+    if not fact.known:  # "> 3 mo" (a bound) answers "> 3 months" but not "≥ 6 months"
+        return compare(fact, ">" if strict else ">=", months)
     bounds = fact.attrs.get("bounds") if fact.attrs else None
     if bounds:
         low, high = bounds
@@ -78,8 +79,7 @@ def survival_ge(facts: Facts, months: float) -> Atom:
 
 
 def age_lt(facts: Facts, years: int) -> Atom:
-    age = facts.value("age_years")
-    return Atom(f"age<{years}", tr(f"leeftijd < {years}", f"age < {years}"), None if age is None else age < years,
+    return Atom(f"age<{years}", tr(f"leeftijd < {years}", f"age < {years}"), compare(facts["age_years"], "<", years),
                 ("age_years",))
 
 
@@ -122,35 +122,30 @@ def critical_location(facts: Facts) -> Atom:
 
 
 def diameter_gt(facts: Facts, mm: float) -> Atom:
-    d = facts.value("largest_diameter_mm")
     return Atom(f"diameter>{_fmt(mm)}",
                 tr(f"grootste diameter > {_fmt_nl(mm)} mm", f"largest diameter > {_fmt(mm)} mm"),
-                None if d is None else d > mm, ("largest_diameter_mm",))
+                compare(facts["largest_diameter_mm"], ">", mm), ("largest_diameter_mm",))
 
 
 def diameter_ge(facts: Facts, mm: float) -> Atom:
-    d = facts.value("largest_diameter_mm")
     return Atom(f"diameter>={_fmt(mm)}",
                 tr(f"grootste diameter ≥ {_fmt_nl(mm)} mm", f"largest diameter ≥ {_fmt(mm)} mm"),
-                None if d is None else d >= mm, ("largest_diameter_mm",))
+                compare(facts["largest_diameter_mm"], ">=", mm), ("largest_diameter_mm",))
 
 
 def count_eq(facts: Facts, n: int) -> Atom:
-    c = facts.value("brain_metastasis_count")
-    return Atom(f"count=={n}", tr(f"precies {n} metastase", f"exactly {n} metastasis"), None if c is None else c == n,
-                ("brain_metastasis_count",))
+    return Atom(f"count=={n}", tr(f"precies {n} metastase", f"exactly {n} metastasis"),
+                compare(facts["brain_metastasis_count"], "==", n), ("brain_metastasis_count",))
 
 
 def count_gt(facts: Facts, n: int) -> Atom:
-    c = facts.value("brain_metastasis_count")
     return Atom(f"count>{n}", tr(f"meer dan {n} metastase" + ("" if n == 1 else "n"), f"more than {n} metastases"),
-                None if c is None else c > n, ("brain_metastasis_count",))
+                compare(facts["brain_metastasis_count"], ">", n), ("brain_metastasis_count",))
 
 
 def count_le(facts: Facts, n: int) -> Atom:
-    c = facts.value("brain_metastasis_count")
-    return Atom(f"count<={n}", tr(f"≤ {n} metastasen", f"≤ {n} metastases"), None if c is None else c <= n,
-                ("brain_metastasis_count",))
+    return Atom(f"count<={n}", tr(f"≤ {n} metastasen", f"≤ {n} metastases"),
+                compare(facts["brain_metastasis_count"], "<=", n), ("brain_metastasis_count",))
 
 
 def _with_estimate(nl: str, en: str, facts: Facts, name: str) -> Text:
@@ -166,11 +161,11 @@ def _with_estimate(nl: str, en: str, facts: Facts, name: str) -> Text:
 
 
 def total_volume_le(facts: Facts, cm3: float) -> Atom:
-    v = facts.value("total_volume_cm3")  # recorded volumes only; an estimate leaves the value unknown
+    # recorded volumes only (an estimate leaves the value unknown); a recorded bound decides when it settles it
     return Atom(f"total-volume<={_fmt(cm3)}",
                 _with_estimate(f"totaal tumorvolume ≤ {_fmt_nl(cm3)} cm³", f"total tumour volume ≤ {_fmt(cm3)} cm³",
                                facts, "total_volume_cm3"),
-                None if v is None else v <= cm3, ("total_volume_cm3",))
+                compare(facts["total_volume_cm3"], "<=", cm3), ("total_volume_cm3",))
 
 
 def largest_volume_le(facts: Facts, cm3: float) -> Atom:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 
-from cds_service.facts.model import Facts
+from cds_service.facts.model import Facts, compare
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_triage import MDO_NEURO, Triage, wish_assumed
 from cds_service.pathways.brain_walk import Atom, Walk
@@ -83,10 +83,9 @@ def postop(facts: Facts, walk: Walk, now: datetime) -> list[Finding]:
                                        "complete resection on post-operative imaging?"), complete):
         return [Finding(POSTOP_SRS, tuple(used), missing, tuple(walk.trace), variant="incomplete",
                         notes=tuple(notes), params=params)]
-    size = facts.value("resected_tumour_diameter_mm")
     large = Atom("resected>=25", tr(f"gereseceerde tumor ≥ {POSTOP_TUMOUR_MM} mm",
                                     f"resected tumour ≥ {POSTOP_TUMOUR_MM} mm"),
-                 None if size is None else size >= POSTOP_TUMOUR_MM, ("resected_tumour_diameter_mm",))
+                 compare(facts["resected_tumour_diameter_mm"], ">=", POSTOP_TUMOUR_MM), ("resected_tumour_diameter_mm",))
     used.append("resected_tumour_diameter_mm")
     if walk.decide(POSTOP_STEP, tr(f"tumorgrootte ≥ {POSTOP_TUMOUR_MM} mm?", f"tumour size ≥ {POSTOP_TUMOUR_MM} mm?"),
                    large):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, Triage, wish_assumed
-from cds_service.pathways.brain_walk import All, AnyOf, Expr, Not, Walk
+from cds_service.pathways.brain_walk import All, AnyOf, Atom, Expr, Not, Walk, evaluate
 from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, Text, tr
 
 TX_SYSTEMIC = "BM-TX-SYSTEMIC"
@@ -217,10 +217,22 @@ def _srs_and_wbrt(facts: Facts, walk: Walk, used: list[str], context: list[Text]
                    srs):
         return [_finding(TX_SRS, facts, used + volume_facts, context + walk.trace[start:])]
     effective = AnyOf(at.switch_high_response(facts), targeted_therapy_expr(facts))
+    # Catalog BM-TX-WBRT: "no systemic therapy with effect" is known when no systemic options remain at all,
+    # or when BM-TX-SYSTEMIC does not apply and no switch with a high cerebral response exists.
+    # An effective option (a high-response switch, a targeted therapy) is itself a remaining option.
+    remaining = facts.value("systemic_options_remaining")
+    if remaining is None and evaluate(effective, {}) is True:
+        remaining = True
+    none_left = Atom("no-systemic-options", tr("geen systemische behandelopties meer",
+                                               "no systemic options remaining"),
+                     None if remaining is None else not remaining, ("systemic_options_remaining",))
     if walk.decide("WBRT (000)", tr("geen systemische therapie met effect op de hersenmetastasen voorhanden?",
                                     "no systemic therapy with effect on the brain metastases available?"),
-                   Not(effective)):
-        wbrt_used = used + volume_facts + ["systemic_switch_cns_response", "primary_tumour", "driver_alteration"]
+                   AnyOf(none_left, Not(effective))):
+        if facts.value("systemic_options_remaining") is False:
+            wbrt_used = used + volume_facts + ["systemic_options_remaining"]
+        else:
+            wbrt_used = used + volume_facts + ["systemic_switch_cns_response", "primary_tumour", "driver_alteration"]
         return [_finding(TX_WBRT, facts, wbrt_used, context + walk.trace[start:])]
     return []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from cds_service.facts.model import Facts
 from cds_service.pathways.model import Finding, Text
 
 DATA_MISSING = "DATA-MISSING"
@@ -41,6 +42,16 @@ def primary_tumour_nl(code: object) -> str:
 def value_nl(code: object) -> str:
     """A recorded category (``moderate``, ``clinical`` …) in Dutch, for a trace line."""
     return VALUE_NL.get(str(code), str(code))
+
+
+def no_cancer_recorded(facts: Facts) -> bool:
+    """Catalog *Population*: the Condition list (the record of diagnoses) holds no cancer at all — no
+    primary tumour and no metastases. Such a patient is outside the population of the metastasis
+    services: no card, not a ``DATA-MISSING`` card asking to record a cancer."""
+    if facts.value("primary_tumour") is not None or facts.value("solid_cancer") is not False:
+        return False
+    return not any(facts.value(name) not in (None, False, "none") for name in (
+        "brain_metastases", "spinal_metastases", "leptomeningeal_metastases"))
 
 
 def data_missing(missing: Iterable[str], *trace: Text, used: Iterable[str] = ()) -> Finding:

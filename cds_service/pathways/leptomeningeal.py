@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds_service.facts.model import Facts
-from cds_service.pathways.common import data_missing
+from cds_service.pathways.common import data_missing, no_cancer_recorded
 from cds_service.pathways.common import value_nl
 from cds_service.pathways.model import ActionSpec, EvalContext, Finding, SuggestionSpec, Text, tr
 
@@ -267,7 +267,7 @@ def _symptoms(facts: Facts, symptoms: frozenset[str], trace0: Text) -> Finding |
         if dexa is True:
             notes.append("dexamethasone-active")
             params["dexa_dose"] = facts["dexamethasone_active"].attrs.get("dose")  # None: "onbekend" on the card
-        else:
+        elif dexa is False:  # unknown (an unidentified medication order …): no one-click start
             suggestions = (
                 SuggestionSpec(
                     label_key="start-dexamethasone",
@@ -403,6 +403,8 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     recorded_suspicion = facts.value("leptomeningeal_metastases") == "suspected"
     if solid is False:
         return []  # no solid cancer: LM of solid tumours does not apply
+    if not recorded_suspicion and no_cancer_recorded(facts):
+        return []  # catalog *Population*: no cancer in the Condition list ⇒ outside this service's population
     suggestive: bool | None = True if (symptoms or recorded_suspicion) else (False if symptoms_known else None)
     if suggestive is False:
         return []  # known solid cancer (or not) without LM-suggestive symptoms: nothing to suspect

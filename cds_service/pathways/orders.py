@@ -21,7 +21,10 @@ from typing import Callable, Sequence
 
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain, referral, spine
-from cds_service.pathways.model import EvalContext, Finding
+from cds_service.pathways.common import data_missing
+from cds_service.pathways.model import EvalContext, Finding, tr
+
+UNREADABLE = "unreadable"  # DraftOrder.kind of a draft the order reader failed on (fhir/orders.py)
 
 OrderCheck = Callable[[Facts, EvalContext], Sequence[Finding]]
 
@@ -35,10 +38,18 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     """All order-aware findings for the draft orders in ``ctx`` (nothing outside the order hooks)."""
     if not ctx.is_order_hook:
         return []
-    findings: list[Finding] = []
+    findings: list[Finding] = [_unreadable(ctx)] if ctx.orders(UNREADABLE) else []
     for check in CHECKS:
         findings.extend(check(facts, ctx))
     return findings
+
+
+def _unreadable(ctx: EvalContext) -> Finding:
+    """A draft the reader could not read is never dropped in silence: DATA-MISSING names it (it might be
+    the radiotherapy referral whose MDO check is critical)."""
+    lines = [tr(f"Concept-order {o.id} kon niet worden gelezen en is niet getoetst",
+                f"Draft order {o.id} could not be read and was not checked") for o in ctx.orders(UNREADABLE)]
+    return data_missing(["draft_order"], *lines)
 
 
 __all__ = ["RULES", "evaluate", "CHECKS"]

@@ -296,6 +296,15 @@ def _row_factor(facts: Facts, fact_name: str, key: str, rows: tuple[Row, ...] | 
     if value is not None and cast is float:
         value = round_half_up(float(value))
     row = _points(rows, float(value)) if value is not None else None
+    if row is None and value is None:
+        row, shown = _row_of_interval(facts, fact_name, rows)
+        if row is not None:  # a range (partial birthDate) that lies within one row of the table
+            s.used.append(fact_name)
+            s.points[key] = row.points
+            s.params.update({key: shown, f"{key}_points": row.points})
+            s.trace.append(tr(f"{label.get('nl')} {shown} ({row.label}) → {row.points}",
+                              f"{label.get('en')} {shown} ({row.label}) → {row.points}"))
+            return
     if row is None:
         s.missing.append(fact_name)
         return
@@ -304,6 +313,20 @@ def _row_factor(facts: Facts, fact_name: str, key: str, rows: tuple[Row, ...] | 
     s.params.update({key: cast(value), f"{key}_points": row.points})
     s.trace.append(tr(f"{label.get('nl')} {cast(value)} ({row.label}) → {row.points}",
                       f"{label.get('en')} {cast(value)} ({row.label}) → {row.points}"))
+
+
+def _row_of_interval(facts: Facts, fact_name: str, rows: tuple[Row, ...]) -> tuple[Row | None, str]:
+    """The table row when the fact is a closed range (catalog *Values that are bounds*) lying wholly in
+    one row: age 75–76 from ``birthDate 1950`` is "≥ 70" either way. Otherwise (None, "")."""
+    fact = facts[fact_name]
+    interval = fact.attrs.get("interval") if fact.attrs and not fact.known else None
+    low, high = getattr(interval, "low", None), getattr(interval, "high", None)
+    if low is None or high is None:
+        return None, ""
+    first, last = _points(rows, float(low)), _points(rows, float(high))
+    if first is None or first is not last:
+        return None, ""
+    return first, f"{low:g}–{high:g}"
 
 
 def _ecm_points(facts: Facts, table: GpaTable, s: Scored) -> None:

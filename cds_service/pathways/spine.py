@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from cds_service.facts.model import Facts, FactStatus
 from cds_service.pathways import sins, spine_mri, spine_routing, spine_treatment
-from cds_service.pathways.common import DATA_MISSING, data_missing
+from cds_service.pathways.common import DATA_MISSING, data_missing, no_cancer_recorded
 from cds_service.pathways.model import EvalContext, Finding, Text, tr, tri_and, tri_not
 from cds_service.pathways.spine_picture import (
     has_spine_presentation,
@@ -97,7 +97,7 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
 def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     status = spinal_status(facts)
     if status is None:
-        if has_spine_presentation(facts):
+        if has_spine_presentation(facts) and not no_cancer_recorded(facts):
             return [data_missing(["spinal_metastases"],
                                  tr("Er zijn klachten van de wervelkolom vastgelegd, maar of er wervelmetastasen "
                                     "zijn vastgesteld of vermoed, is onbekend",

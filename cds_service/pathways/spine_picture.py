@@ -55,6 +55,9 @@ SYMPTOM_FACTS = (
     "pain_severity",
 )
 
+# The presentations of 3b (whole-spine MRI urgency): spine-specific, unlike a generic neurological deficit.
+SPINE_3B_FACTS = ("transverse_lesion", "radicular_deficit", "radicular_pain", "lhermitte_sign", "local_back_pain")
+
 # How the traces name facts (traces are read by clinicians).
 FACT_WORDS = {
     "neurological_deficit": "neurological deficit",
@@ -147,13 +150,29 @@ def timing(fact: Fact) -> Timing:
 
 
 def spinal_status(facts: Facts) -> str | None:
-    """``confirmed`` | ``suspected`` | ``none`` (recorded as absent) | None (unknown)."""
+    """``confirmed`` | ``suspected`` | ``none`` (recorded as absent) | None (unknown).
+
+    Catalog *Population*: a cancer patient with the spinal symptoms of 3b is in the population even
+    when no spinal metastasis is recorded — the symptoms are the clinical suspicion (``suspected``).
+    A spinal metastasis recorded as absent (refuted, resolved) stays ``none``.
+    """
     fact = facts["spinal_metastases"]
     if not fact.known:
         return None
     if fact.value is True:
         return "suspected" if (fact.attrs or {}).get("suspected") else "confirmed"
+    if (fact.attrs or {}).get("assumed") and cancer_recorded(facts) and has_spine_symptoms(facts):
+        return "suspected"
     return "none"
+
+
+def cancer_recorded(facts: Facts) -> bool:
+    return facts.value("primary_tumour") is not None or facts.value("solid_cancer") is True
+
+
+def has_spine_symptoms(facts: Facts) -> bool:
+    """A spinal symptom of 3b recorded as present (deficit, radicular pain, Lhermitte, back pain …)."""
+    return any(_present(facts, name) for name in SPINE_3B_FACTS)
 
 
 def has_spine_presentation(facts: Facts) -> bool:

@@ -120,7 +120,10 @@ def dexamethasone(facts: Facts, sym: Symptoms, compression: Mescc) -> Finding | 
         trace=tuple(trace),
         variant="unknown-primary" if unknown_primary else None,
         notes=tuple(notes),
-        suggestions=(_create("start-dexamethasone", "dexamethasone", recommended=not unknown_primary),),
+        # Whether the patient is already on dexamethasone is unknown (an unreadable medication order, a list
+        # that could not be fetched): no one-click start — the patient may already be on a high dose.
+        suggestions=() if active is None else (
+            _create("start-dexamethasone", "dexamethasone", recommended=not unknown_primary),),
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cds_service.facts.model import FactStatus
+from cds_service.facts.model import FactStatus, Interval, compare
 
 from .helpers import (
     ATC,
@@ -45,7 +45,7 @@ def ecog(value: int, days: float, rid: str = "e") -> dict:
 # -- age ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("birth,age,approximate", [
-    ("1960-11-24", 66, False), ("1960-11-25", 65, False), ("1960", 66, True), ("1960-12", 65, True),
+    ("1960-11-24", 66, False), ("1960-11-25", 65, False), ("1960-12", 65, True),
     ("2030-01-01", None, None), ("someday", None, None), (1960, None, None),
 ])
 def test_age(birth, age, approximate) -> None:
@@ -54,6 +54,18 @@ def test_age(birth, age, approximate) -> None:
     if age is not None:
         assert fact.attrs.get("approximate", False) is approximate
         assert fact.provenance[0].reference == "Patient/t1"
+
+
+def test_year_only_birth_date_is_an_age_range_not_1_january() -> None:
+    """Catalog *Values that are bounds*: birthDate "1960" on 2026-11-24 is age 65 or 66 — unknown, with the
+    range; a step is decided only when the whole range answers it."""
+    fact = extract(patient("1960"))["age_years"]
+    assert fact.value is None and not fact.known
+    assert fact.attrs["interval"] == Interval(65.0, 66.0)
+    assert compare(fact, "<", 66) is None  # 65 or 66: the record does not say
+    assert compare(fact, "<", 65) is False
+    assert compare(fact, "<", 70) is True
+    assert compare(fact, ">=", 65) is True
 
 
 # -- performance status -----------------------------------------------------------------------------------
@@ -192,11 +204,23 @@ def test_standalone_volume_is_matched_by_derived_from() -> None:
     assert facts.value("brain_metastasis_count") == 1 and facts.value("total_volume_cm3") == 9
 
 
-def test_unmatched_volume_is_its_own_lesion() -> None:
-    facts = extract(lesion(30), obs(local("lesion-volume"), quantity(2, "mL"), days=5,
-                                    bodySite=concept((SCT, "83251001"))))
+def test_unmatched_volume_is_never_a_lesion_of_its_own() -> None:
+    """fhir-mapping.md lesion-volume row: a volume does not add to the lesion count."""
+    facts = extract(lesion(30), lesion(12, rid="l2"),
+                    obs(local("lesion-volume"), quantity(2, "mL"), days=5, rid="v1",
+                        bodySite=concept((SCT, "83251001"))))
     assert facts.value("brain_metastasis_count") == 2
-    assert facts["total_volume_cm3"].value is None  # the measured lesion has no volume
+    assert facts["total_volume_cm3"].value is None  # one volume for two lesions: cannot be paired
+
+
+def test_unpaired_volumes_count_when_as_many_as_the_lesions() -> None:
+    """4 lesions with 4 volume Observations are 4 metastases (not 8), and the volumes are summed."""
+    sizes = [lesion(d, rid=f"l{i}") for i, d in enumerate((12, 14, 16, 18))]
+    volumes = [obs(local("lesion-volume"), quantity(v, "mL"), days=5, rid=f"v{i}")
+               for i, v in enumerate((1, 2, 3, 4))]
+    facts = extract(*sizes, *volumes)
+    assert facts.value("brain_metastasis_count") == 4
+    assert facts.value("total_volume_cm3") == 10 and facts.value("largest_volume_cm3") == 4
 
 
 def test_volume_on_the_same_day_and_site_belongs_to_that_lesion() -> None:
