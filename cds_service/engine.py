@@ -75,6 +75,7 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
                     facts_used=tuple(dict.fromkeys(prev.facts_used + f.facts_used)),
                     trace=tuple(dict.fromkeys(prev.trace + f.trace)),
                     notes=tuple(dict.fromkeys(prev.notes + f.notes)),
+                    params={**f.params, **prev.params},
                 )
             else:
                 log.debug("rule %s fired twice; keeping the first", f.rule_id)

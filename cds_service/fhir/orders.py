@@ -506,9 +506,21 @@ class OrderClassifier:
         selected = True if selected_ids is None else (
             order_id in selected_ids or bool(entry.full_url and entry.full_url in selected_ids)
             or any(s.endswith("/" + order_id) for s in selected_ids))
-        label = {"nl": "onleesbare concept-order", "en": "unreadable draft order"}
+        label = {"nl": "concept-order", "en": "draft order"}
+        display = f"{label.get(language, label['en'])} {entry.index + 1}"
+        name = _draft_name(entry.resource)
         return DraftOrder(id=order_id, kind=UNREADABLE, resource=entry.resource, selected=selected,
-                          display=f"{label.get(language, label['en'])} {order_id} (entry {entry.index + 1})")
+                          display=f"{display} ({name})" if name else display)
+
+
+def _draft_name(resource: Mapping[str, Any]) -> str | None:
+    """What the clinician called the draft (its code's text or first display), for a card that names it —
+    read defensively: the reader already failed on this resource once."""
+    try:
+        texts = _texts(_concepts(resource, "code", "medicationCodeableConcept"))
+    except Exception:  # noqa: BLE001 - a name is a courtesy; the card names the draft by position anyway
+        return None
+    return texts[0][:120] if texts else None
 
 
 class _LazyIndex:

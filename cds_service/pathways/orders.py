@@ -17,6 +17,8 @@ listing (``cds-service rules``) names the order services for every one of them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Callable, Sequence
 
 from cds_service.facts.model import Facts
@@ -46,10 +48,14 @@ def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
 
 def _unreadable(ctx: EvalContext) -> Finding:
     """A draft the reader could not read is never dropped in silence: DATA-MISSING names it (it might be
-    the radiotherapy referral whose MDO check is critical)."""
+    the radiotherapy referral whose MDO check is critical). Named by position and the clinician's own
+    words for it, never by FHIR id."""
+    unreadable = ctx.orders(UNREADABLE)
     lines = [tr(f"Concept-order {o.id} kon niet worden gelezen en is niet getoetst",
-                f"Draft order {o.id} could not be read and was not checked") for o in ctx.orders(UNREADABLE)]
-    return data_missing(["draft_order"], *lines)
+                f"Draft order {o.id} could not be read and was not checked") for o in unreadable]
+    finding = data_missing(["draft_order"], *lines)
+    return replace(finding, notes=("unreadable-drafts",),
+                   params={"unreadable_drafts": "; ".join(o.display or o.id for o in unreadable)})
 
 
 __all__ = ["RULES", "evaluate", "CHECKS"]

@@ -405,7 +405,8 @@ def test_a_draft_the_reader_fails_on_is_data_missing_naming_it(monkeypatch) -> N
     monkeypatch.setattr(OrderClassifier, "_deadline", broken)
     found = cards(SIGN, resources, patient_id="ord-srs-no-mdo", draft_orders=_drafts(draft))
     missing = [c for c in found if c["source"]["topic"]["code"] == "DATA-MISSING"]
-    assert missing and "ServiceRequest/rt-1" in missing[0]["detail"]
+    assert missing and "Could not be read and so was not checked: draft order 1" in missing[0]["detail"]
+    assert "rt-1" not in missing[0]["detail"]  # named by position and the clinician's words, never by FHIR id
     with pytest.raises(RuntimeError):
         OrderClassifier.load(strict=True).classify(_drafts(draft), None, language="en")
 
@@ -533,14 +534,14 @@ def test_an_unreadable_draft_is_counted_in_the_metrics_over_http(tmp_path, monke
     ("Medication/elsewhere", "no one-click start"),  # cannot be identified: may already be on it
 ])
 def test_dexamethasone_card_on_a_medication_reference(reference: str, expected: str) -> None:
-    resources = patient_resources("ord-spine-mri-slow")
-    before = [c for c in cards(SPINE, resources, patient_id="ord-spine-mri-slow")
+    resources = patient_resources("sm-red-flag-deficit")  # signs of compression: dexamethasone now (003)
+    before = [c for c in cards(SPINE, resources, patient_id="sm-red-flag-deficit")
               if c["source"]["topic"]["code"] == "SM-DEXAMETHASONE"]
     assert before and before[0].get("suggestions")  # not on dexamethasone: the card offers to start it
     order = _dexa_request(reference)
-    order["subject"] = {"reference": "Patient/ord-spine-mri-slow"}
+    order["subject"] = {"reference": "Patient/sm-red-flag-deficit"}
     resources += [order, {"resourceType": "Medication", "id": "dexa", "code": DEXA}]
-    after = [c for c in cards(SPINE, resources, patient_id="ord-spine-mri-slow")
+    after = [c for c in cards(SPINE, resources, patient_id="sm-red-flag-deficit")
              if c["source"]["topic"]["code"] == "SM-DEXAMETHASONE"]
     if expected == "no card":
         assert after == []
