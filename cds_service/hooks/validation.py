@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 from flask import Request
 
-from cds_service.errors import BadRequest, UnsupportedMediaType
+from cds_service.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from cds_service.feedback_store import FeedbackItem
 from cds_service.services import Service
 
@@ -99,6 +99,20 @@ def check_text(value: str, field: str, max_chars: int) -> str:
     return value
 
 
+def read_body(request: Request) -> bytes:
+    """The raw body, at most ``MAX_CONTENT_LENGTH`` bytes: 413 above it.
+
+    werkzeug refuses a too-large ``Content-Length`` itself, but a chunked body (no length) is only
+    cut off at the limit; one more byte in the stream means the body was too large.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(data) >= limit and request.content_length is None:
+        if request.environ["wsgi.input"].read(1):
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+    return data
+
+
 def read_json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object: 415 when not JSON, 400 when malformed. Parsed once."""
     if not request.is_json:
@@ -106,7 +120,7 @@ def read_json_body(request: Request) -> dict[str, Any]:
             f"Content-Type must be application/json, got {request.mimetype or 'none'!r}"
         )
     try:
-        body = parse_json(request.get_data())
+        body = parse_json(read_body(request))
     except JsonTooDeep:
         raise BadRequest("The JSON body is nested too deeply") from None
     except ValueError:
