@@ -73,6 +73,7 @@ _ONE_OUTCOME = (
     f"CREATE UNIQUE INDEX IF NOT EXISTS {_ONE_OUTCOME_INDEX} ON feedback (card_uuid, outcome)",
 )
 RECONNECT_INTERVAL = 2.0  # seconds between connection attempts while the database is down
+SCHEMA_LOCK_KEY = 0x6E6F6364  # PostgreSQL advisory lock held while creating the schema
 CONNECT_TIMEOUT = 3  # seconds (PostgreSQL): a down database must not hold a feedback post for long
 
 
@@ -279,6 +280,23 @@ class _Postgres(_Backend):
     def has_index(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?",
                                (name,)))
+
+    def create_schema(self) -> None:
+        """One transaction under an advisory lock: workers starting together would otherwise race on
+        ``CREATE TABLE IF NOT EXISTS`` (DuplicateTable)."""
+        def run(c):
+            with c.transaction():
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                for statement in _SCHEMA:
+                    c.execute(statement.format(serial=self.serial))
+                exists = c.execute("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
+                                   "AND indexname = %s", (_ONE_OUTCOME_INDEX,)).fetchall()
+                if not exists:
+                    for statement in _ONE_OUTCOME:
+                        c.execute(statement)
+
+        with self.lock:
+            self._run(run)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._run(lambda c: c.execute(self.sql(statement), tuple(params)).fetchall())
