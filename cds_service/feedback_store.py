@@ -484,9 +484,8 @@ class FeedbackStore:
         if timeout is None:
             self._queue.join()
             return
-        done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
-        done.wait(timeout)
+        with self._queue.all_tasks_done:
+            self._queue.all_tasks_done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
 
     def close(self) -> None:
         if self._closed:
