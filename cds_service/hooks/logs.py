@@ -103,6 +103,17 @@ def configure_logging(level: str | None = None) -> None:
     handler._cds_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("CDS_LOG_LEVEL") or "INFO").upper())
+    quiet_third_party_loggers()
+
+
+# Libraries whose chatty levels would log request URLs (``GET /fhir/Observation?patient=…``) or
+# statements: never below WARNING, even with CDS_LOG_LEVEL=DEBUG.
+THIRD_PARTY_LOGGERS = ("urllib3", "requests", "psycopg", "redis", "schemathesis", "hypothesis")
+
+
+def quiet_third_party_loggers() -> None:
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class RedactingRequestHandler(WSGIRequestHandler):
