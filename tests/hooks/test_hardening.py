@@ -268,3 +268,27 @@ def test_fhir_fetches_are_timed_and_failures_counted(client):
     assert 'cds_fhir_fetch_duration_seconds_count{resource="Procedure"} 1.0' in text
     assert 'cds_fhir_fetch_errors_total{kind="http-5xx",resource="Procedure"} 1.0' in text
     assert "p1" not in "\n".join(line for line in text.splitlines() if "fhir" in line)
+
+
+def test_demo_fhir_in_production_logs_a_warning(make_app, caplog):
+    caplog.set_level(logging.WARNING, logger="cds_service.app")
+    make_app(production=True, allowed_fhir_servers=(FHIR,), demo_fhir=True)
+    assert any("CDS_DEMO_FHIR is on in production" in r.getMessage() for r in caplog.records)
+
+
+def test_configured_logging_holds_http_libraries_at_warning(monkeypatch):
+    from cds_service.hooks import logs
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # configure_logging adds its handler only once
+    saved = {name: logging.getLogger(name).level for name in logs.THIRD_PARTY_LOGGERS}
+    saved_root = root.level
+    try:
+        logs.configure_logging("DEBUG")
+        assert root.level == logging.DEBUG
+        assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("psycopg").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved_root)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
