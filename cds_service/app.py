@@ -18,17 +18,17 @@ from cds_service.engine import Engine
 from cds_service.feedback_store import FeedbackStore
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.prefetch import FhirServerPolicy, PrefetchResolver
-from cds_service.hooks import discovery, feedback, health, invoke
+from cds_service.hooks import discovery, feedback, health, invoke, openapi
 from cds_service.hooks.auth import JwtVerifier
 from cds_service.hooks.cors import register_cors
 from cds_service.hooks.errors import register_error_handlers
+from cds_service.hooks.headers import register_security_headers
 from cds_service.hooks.metrics import Metrics
 from cds_service.hooks.observe import register_observers
 from cds_service.hooks.state import CdsState, install
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a large patient's prefetch is a few MB
 DEMO_FHIR_PREFIX = "/demo/fhir"
 
 
@@ -48,7 +48,9 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
     config = config or Config.from_env()
     config.validate()
     app = Flask("cds_service")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Bodies above CDS_MAX_BODY_BYTES (10 MB; a large patient's prefetch is a few MB) are refused with
+    # 413 while reading, also when sent chunked without a Content-Length.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
 
     if config.jwt_required:
@@ -67,8 +69,13 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
                     " and the embedded demo FHIR server" if config.demo_fhir else "")
 
     client = FhirClient.from_config(config)
+    metrics = Metrics()
+    metrics.instrument_session(getattr(client, "session", None))
     demo_base = None
     if config.demo_fhir:
+        if config.production:
+            log.warning("CDS_DEMO_FHIR is on in production: every demo patient is served without "
+                        "authentication at %s — demos only", DEMO_FHIR_PREFIX)
         from cds_service.demo_fhir import blueprint as demo_blueprint, demo_fhir_base
 
         app.register_blueprint(demo_blueprint, url_prefix=DEMO_FHIR_PREFIX)
@@ -77,23 +84,27 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
     state = CdsState(
         config=config,
         engine=engine if engine is not None else Engine.load(tz=config.timezone),
-        store=feedback_store if feedback_store is not None else FeedbackStore.open(config.database),
+        # Lazy: a feedback database that is down at start (or later) never stops advice; feedback
+        # posts get 503 until it is back, and /readyz says so.
+        store=feedback_store if feedback_store is not None else FeedbackStore.open(config.database, lazy=True),
         client=client,
         resolver=PrefetchResolver(
             client, FhirServerPolicy(config.allowed_fhir_servers, production=config.production),
             workers=config.fhir_workers,
         ),
-        metrics=Metrics(),
+        metrics=metrics,
         clock=clock or make_clock(config),
         verifier=verifier,
         demo_fhir_base=demo_base,
         discovery_body=discovery.discovery_document(),
     )
     install(app, state)
+    health.install_readiness(app, config.redis_url)
 
     register_cors(app, config.cors_origins)  # first: a preflight is answered before anything else
+    register_security_headers(app)
     register_observers(app)
     register_error_handlers(app)
-    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp):
+    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

@@ -82,6 +82,7 @@ class Config:
     fhir_max_resources: int = 20_000  # resources fetched per hook call
     fhir_workers: int = 8
     cors_origins: tuple[str, ...] = ("*",)
+    max_body_bytes: int = 10 * 1024 * 1024  # larger requests are answered 413
     fixed_now: datetime | None = None
     demo_fhir: bool = False
     public_base_url: str | None = None
@@ -177,6 +178,8 @@ class Config:
             raise ConfigError("CDS_DATABASE must not be empty")
         if not self.cors_origins:
             raise ConfigError("CDS_CORS_ORIGINS must name at least one origin (or *)")
+        if not 1024 <= self.max_body_bytes <= 1024 ** 3:
+            raise ConfigError("CDS_MAX_BODY_BYTES must be between 1024 and 1073741824 bytes")
 
     @property
     def is_postgres(self) -> bool:
@@ -283,6 +286,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "fhir_max_resources": _int,
     "fhir_workers": _int,
     "cors_origins": _list,
+    "max_body_bytes": _int,
     "fixed_now": _datetime,
     "demo_fhir": _bool,
     "public_base_url": _optional_str,

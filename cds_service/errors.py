@@ -70,6 +70,19 @@ class PreconditionFailed(CdsError):
     code = "precondition-failed"
 
 
+class PayloadTooLarge(CdsError):
+    status = 413
+    code = "payload-too-large"
+
+
+class ServiceUnavailable(CdsError):
+    """A dependency of this endpoint is down (the feedback database): retry later (503 + Retry-After)."""
+
+    status = 503
+    code = "service-unavailable"
+    retry_after = 5
+
+
 class FhirFetchError(CdsError):
     """A FHIR fetch failed (timeout, 5xx, bad JSON); the prefetch layer decides what it means."""
 

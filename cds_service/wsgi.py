@@ -1,6 +1,9 @@
 """Production entry point for a WSGI server:
 
-    gunicorn -w 4 -k gthread --threads 8 -b 0.0.0.0:8080 cds_service.wsgi:app
+    gunicorn -c python:cds_service.gunicorn_conf -w 4 --threads 8 -b 0.0.0.0:8080 cds_service.wsgi:app
+
+(the config module sets up ``PROMETHEUS_MULTIPROC_DIR`` so ``/metrics`` adds up all workers, and
+trusts no forwarded headers; see :mod:`cds_service.gunicorn_conf`).
 
 Production mode: JWT verification is on unless ``CDS_JWT_REQUIRED=false`` is
 set explicitly, and ``CDS_ALLOWED_FHIR_SERVERS`` must be set — the service

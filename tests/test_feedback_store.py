@@ -13,7 +13,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cds_service.feedback_store import UNKNOWN_RULE, FeedbackItem, FeedbackStore, IssuedCard, issued_cards_of
+from cds_service.feedback_store import (
+    UNKNOWN_RULE,
+    FeedbackItem,
+    FeedbackStore,
+    IssuedCard,
+    StoreUnavailable,
+    issued_cards_of,
+)
 
 PG_BASE = "postgresql://127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
@@ -89,29 +96,98 @@ def test_feedback_is_stored_with_every_field(store):
     ]
 
 
-def test_identical_feedback_is_stored_once(store):
+def test_one_outcome_per_card_and_outcome(store):
     assert store.add_feedback("brain-metastases", [accepted("c1")]) == (1, 0)
     assert store.add_feedback("brain-metastases", [accepted("c1"), accepted("c1")]) == (0, 2)
-    # Same card, another moment or outcome: a new report.
-    assert store.add_feedback("brain-metastases", [accepted("c1", "2026-11-24T10:00:00.000Z"),
-                                                   overridden("c1")]) == (2, 0)
-    assert len(store.feedback_rows()) == 3
+    # Same card and outcome at another moment: still the one report (no 5,000 overrides of one card).
+    assert store.add_feedback("brain-metastases", [accepted("c1", "2026-11-24T10:00:00.000Z")]) == (0, 1)
+    assert store.add_feedback("brain-metastases", [
+        overridden("c1", ts=f"2026-11-24T10:{m:02d}:00.000Z") for m in range(50)]) == (1, 49)
+    rows = store.feedback_rows()
+    assert [(r["outcome"], r["outcome_timestamp"]) for r in rows] == [
+        ("accepted", "2026-11-24T09:05:00.000Z"), ("overridden", "2026-11-24T10:00:00.000Z")]
+
+
+def test_older_databases_keep_the_first_report_per_card_and_outcome(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)  # the schema before one-outcome-per-card, with repeated overrides
+    conn.execute("""CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, card_uuid TEXT NOT NULL,
+        service_id TEXT NOT NULL, outcome TEXT NOT NULL, accepted_suggestions TEXT NOT NULL DEFAULT '[]',
+        override_code TEXT, override_display TEXT, override_system TEXT, user_comment TEXT,
+        outcome_timestamp TEXT NOT NULL, received_at TEXT NOT NULL, UNIQUE (card_uuid, outcome, outcome_timestamp))""")
+    for minute in (1, 2, 3):
+        conn.execute("INSERT INTO feedback (card_uuid, service_id, outcome, outcome_timestamp, received_at) "
+                     "VALUES ('c1', 's', 'overridden', ?, 'r')", (f"2026-11-24T09:0{minute}:00.000Z",))
+    conn.commit()
+    conn.close()
+    s = FeedbackStore.open(str(path))
+    try:
+        assert [r["outcome_timestamp"] for r in s.feedback_rows()] == ["2026-11-24T09:01:00.000Z"]
+        assert s.add_feedback("s", [overridden("c1", ts="2026-11-24T09:09:00.000Z")]) == (0, 1)
+    finally:
+        s.close()
+
+
+def test_a_post_is_stored_in_one_transaction(store):
+    items = [accepted("a1"), accepted("a2")]
+    original = store._db.insert_all
+
+    def failing_after_first(statement, rows):
+        return original(statement, [rows[0], (None,)])  # the second row cannot be bound
+
+    store._db.insert_all = failing_after_first
+    with pytest.raises(StoreUnavailable):
+        store.add_feedback("brain-metastases", items)
+    assert store.available()  # reconnected
+    assert store.feedback_rows() == []  # the first row was rolled back with the second
+
+
+def test_a_database_down_at_start_is_connected_later(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the database directory should be")
+    s = FeedbackStore.open(str(blocker / "feedback.sqlite3"), lazy=True)  # never raises
+    try:
+        assert s.available() is False
+        with pytest.raises(StoreUnavailable):
+            s.add_feedback("brain-metastases", [accepted("c1")])
+        blocker.unlink()
+        s._last_attempt = float("-inf")  # skip the reconnect interval
+        assert s.available() is True
+        assert s.add_feedback("brain-metastases", [accepted("c1")]) == (1, 0)
+    finally:
+        s.close()
+
+
+def test_open_without_lazy_fails_loudly(tmp_path):
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    with pytest.raises(Exception):
+        FeedbackStore.open(str(blocker / "feedback.sqlite3"))
+
+
+def test_issued_cards_lookup_waits_for_this_process_queue(store):
+    store.record_issued([issued("c1", "BM-MDO-NEURO")])
+    found = store.issued_cards(["c1", "never"], wait_pending=5)
+    assert set(found) == {"c1"}
+    assert found["c1"].service_id == "brain-metastases" and found["c1"].suggestion_uuids == ("s-1",)
 
 
 def test_report_per_rule(store):
-    store.record_issued([issued("c1", "BM-MDO-NEURO"), issued("c2", "BM-MDO-NEURO"), issued("c3", "DATA-MISSING")])
+    store.record_issued([issued("c1", "BM-MDO-NEURO"), issued("c2", "BM-MDO-NEURO"), issued("c3", "DATA-MISSING"),
+                         issued("c4", "BM-MDO-NEURO"), issued("c5", "BM-MDO-NEURO")])
     store.flush()
     store.add_feedback("brain-metastases", [
         accepted("c1"),
         overridden("c2", "emergency"),
-        overridden("c2", "emergency", ts="2026-11-24T09:07:00.000Z"),
-        overridden("c2", "already-arranged", ts="2026-11-24T09:08:00.000Z"),
+        overridden("c2", "already-arranged", ts="2026-11-24T09:07:00.000Z"),  # the same card again: ignored
+        overridden("c4", "emergency", ts="2026-11-24T09:07:00.000Z"),
+        overridden("c5", "already-arranged", ts="2026-11-24T09:08:00.000Z"),
         overridden("c9", None),  # a card this store never saw issued, overridden without reason
     ])
     assert store.report() == {
         UNKNOWN_RULE: {"shown": 0, "accepted": 0, "overridden": 1, "override_reasons": [{"count": 1}]},
         "BM-MDO-NEURO": {
-            "shown": 2, "accepted": 1, "overridden": 3,
+            "shown": 4, "accepted": 1, "overridden": 3,
             "override_reasons": [
                 {"code": "emergency", "display": "Emergency", "system": "urn:x", "count": 2},
                 {"code": "already-arranged", "display": "Already-Arranged", "system": "urn:x", "count": 1},

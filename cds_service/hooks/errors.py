@@ -16,7 +16,8 @@ import logging
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from cds_service.errors import CdsError, Unauthorized
+from cds_service.errors import CdsError, ServiceUnavailable, Unauthorized
+from cds_service.hooks.logs import loggable_path
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Response:
         g.error_code = exc.code
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, ServiceUnavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
         if exc.status >= 500:
-            log.error("%s: %s", exc.code, exc.message)
+            log.error("%s answered %d", exc.code, exc.status, extra={"path": loggable_path(request.path)})
         return json_error(exc.status, exc.body(), headers)
 
     @app.errorhandler(HTTPException)
@@ -68,11 +73,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         g.error_code = "internal-error"
+        # The formatter logs the exception's type and code locations, never its message.
         log.error(
             "unexpected error %s",
             type(exc).__name__,
             exc_info=exc,
-            extra={"path": request.path, "hook_instance": g.get("hook_instance")},
+            extra={"path": loggable_path(request.path), "hook_instance": g.get("hook_instance")},
         )
         state = app.extensions.get("cds")
         if state is not None:

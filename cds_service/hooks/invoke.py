@@ -21,7 +21,7 @@ from cds_service.feedback_store import issued_cards_of
 from cds_service.fhir.prefetch import PrefetchResolver
 from cds_service.hooks.guard import require_jwt
 from cds_service.hooks.state import get_state
-from cds_service.hooks.validation import read_json_body, validate_hook_request
+from cds_service.hooks.validation import HOOK_INSTANCE, read_json_body, validate_hook_request
 from cds_service.services import SERVICES_BY_ID, Service
 
 bp = Blueprint("invoke", __name__)
@@ -66,8 +66,8 @@ def invoke(service_id: str) -> Response:
     service = find_service(service_id)
     body = read_json_body(request)
     hook_instance = body.get("hookInstance")
-    if isinstance(hook_instance, str):
-        g.hook_instance = hook_instance[:100]
+    if isinstance(hook_instance, str) and HOOK_INSTANCE.match(hook_instance):  # only id-like text is logged
+        g.hook_instance = hook_instance
     # Read only what this call needs: most calls send no Accept-Language, and the allowed FHIR
     # servers only matter when the request names a fhirServer (each costs a header parse).
     language = state.config.language
@@ -81,6 +81,7 @@ def invoke(service_id: str) -> Response:
     response = evaluation.response
     issued = issued_cards_of(response, service.id, service.hook, evaluation.context.now)
     state.store.record_issued(issued)
+    g.rule_ids = [card.rule_id for card in issued]
     for card in issued:
         state.metrics.cards.labels(service=service.id, rule=card.rule_id).inc()
     for order in evaluation.context.draft_orders:

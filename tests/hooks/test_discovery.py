@@ -62,11 +62,17 @@ def test_healthz(client):
     assert body["services"] == 5
 
 
-def test_healthz_503_when_the_database_is_gone(app, client):
-    app.extensions["cds"].store._db.close()
-    response = client.get("/healthz")
+def test_healthz_is_liveness_and_readyz_follows_the_database(app, client):
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert (ready.get_json()["status"], ready.get_json()["dependencies"]) == ("ready", {"feedbackDatabase": "up"})
+    app.extensions["cds"].store._db.close()  # the connection breaks under the service
+    response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["status"] == "degraded"
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["dependencies"] == {"feedbackDatabase": "down"}
+    assert client.get("/healthz").status_code == 200  # liveness: the process still answers
+    assert client.get("/readyz").status_code == 200  # the store reconnected on the next probe
 
 
 def test_metrics_count_calls_by_service_and_status(client):
@@ -78,11 +84,16 @@ def test_metrics_count_calls_by_service_and_status(client):
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     text = response.get_data(as_text=True)
-    assert 'cds_hook_calls_total{endpoint="discovery",service="-",status="200"} 1.0' in text
-    assert 'cds_hook_calls_total{endpoint="invoke",service="brain-metastases",status="200"} 1.0' in text
-    assert 'cds_hook_calls_total{endpoint="invoke",service="brain-metastases",status="400"} 1.0' in text
-    assert 'cds_hook_calls_total{endpoint="invoke",service="unknown",status="404"} 1.0' in text
-    assert 'cds_hook_duration_seconds_count{endpoint="invoke",service="brain-metastases"} 2.0' in text
+    assert 'cds_hook_calls_total{endpoint="discovery",hook="-",service="-",status="200"} 1.0' in text
+    assert 'cds_hook_calls_total{endpoint="invoke",hook="patient-view",service="brain-metastases",status="200"} 1.0' \
+        in text
+    assert 'cds_hook_calls_total{endpoint="invoke",hook="patient-view",service="brain-metastases",status="400"} 1.0' \
+        in text
+    assert 'cds_hook_calls_total{endpoint="invoke",hook="-",service="unknown",status="404"} 1.0' in text
+    assert 'cds_hook_duration_seconds_count{endpoint="invoke",hook="patient-view",service="brain-metastases"} 2.0' \
+        in text
+    assert 'cds_http_responses_total{endpoint="invoke",status_class="4xx"} 2.0' in text
+    assert 'cds_http_responses_total{endpoint="invoke",status_class="2xx"} 1.0' in text
     assert 'cds_cards_issued_total{rule="DATA-MISSING",service="brain-metastases"} 1.0' in text
 
 

@@ -29,7 +29,9 @@ def test_unexpected_error_is_500_json_logged_and_counted(make_app, caplog):
     assert "Traceback" in caplog.text
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'cds_errors_total{kind="ZeroDivisionError"} 1.0' in metrics
-    assert 'cds_hook_calls_total{endpoint="invoke",service="brain-metastases",status="500"} 1.0' in metrics
+    assert 'cds_hook_calls_total{endpoint="invoke",hook="patient-view",service="brain-metastases",status="500"} 1.0' \
+        in metrics
+    assert 'cds_http_responses_total{endpoint="invoke",status_class="5xx"} 1.0' in metrics
 
 
 def test_a_card_breaking_the_spec_is_500_not_sent(make_app):
@@ -99,7 +101,7 @@ def test_json_log_lines_carry_the_structured_fields():
     from cds_service.hooks.logs import JsonFormatter
 
     try:
-        raise ValueError("boom")
+        raise ValueError("boom secret-patient-77")
     except ValueError:
         record = logging.getLogger("cds_service.access").makeRecord(
             "cds_service.access", logging.ERROR, __file__, 1, "invoke %s %d", ("brain-metastases", 500),
@@ -108,7 +110,11 @@ def test_json_log_lines_carry_the_structured_fields():
     assert line["msg"] == "invoke brain-metastases 500"
     assert (line["level"], line["logger"]) == ("ERROR", "cds_service.access")
     assert (line["hook_instance"], line["duration_ms"]) == ("h-1", 12.5)
-    assert "ValueError: boom" in line["exc"]
+    # The exception's type and where it happened, never its message (it may quote record values).
+    assert line["exc_type"] == "ValueError"
+    assert line["exc_where"] and line["exc_where"][-1].endswith("in test_json_log_lines_carry_the_structured_fields")
+    assert "test_errors.py:" in line["exc_where"][-1]
+    assert "secret-patient-77" not in JsonFormatter().format(record) and "exc" not in line
 
 
 @pytest.mark.parametrize("path, logged", [
