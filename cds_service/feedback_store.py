@@ -242,14 +242,7 @@ class _Postgres(_Backend):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        try:
-            import psycopg
-        except ImportError:
-            raise StoreUnavailable(
-                "CDS_DATABASE is a PostgreSQL URL but psycopg is not installed: "
-                "pip install 'neuro-onc-cds[scaleout]'"
-            ) from None
-        self._psycopg = psycopg
+        self._psycopg = _require_psycopg()
         self.url = url
         self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
 
@@ -321,6 +314,19 @@ class _Postgres(_Backend):
 _STOP = object()
 
 
+def _require_psycopg() -> Any:
+    """The PostgreSQL driver, or :class:`StoreUnavailable` naming the missing extra: a configuration error
+    that stops the service at start (unlike a database that is down, which it waits out)."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreUnavailable(
+            "CDS_DATABASE is a PostgreSQL URL but psycopg is not installed: "
+            "pip install 'neuro-onc-cds[scaleout]'"
+        ) from None
+    return psycopg
+
+
 class FeedbackStore:
     """Feedback and issued-card records. Thread-safe; call :meth:`close` at shutdown (flushes the queue).
 
@@ -361,6 +367,8 @@ class FeedbackStore:
         def connect() -> _Backend:
             return _Postgres(database) if postgres else _SQLite(database)
 
+        if postgres:
+            _require_psycopg()  # a missing driver is a configuration error, even for a lazy store
         store = cls(connect=connect, backend_name="postgresql" if postgres else "sqlite", **kw)
         if lazy:
             store.available()
