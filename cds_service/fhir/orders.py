@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from cds_service.pathways.model import DraftOrder
+from cds_service.yaml_load import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ class OrderClassifier:
         """Read and validate ``orders.yaml`` once (startup)."""
         path = resources.files(package) / "orders.yaml"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise OrderMappingError(f"orders.yaml: not valid YAML: {exc}") from None
         return cls(parse_mapping(data), tz=tz)
