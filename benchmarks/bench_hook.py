@@ -171,6 +171,11 @@ class Cell:
     wall: float = 0.0
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    cpu: float = 0.0  # CPU seconds of the server's worker processes while this cell ran
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu / len(self.latencies) if self.latencies else float("nan")
 
     @property
     def p50(self) -> float:
@@ -184,11 +189,12 @@ class Cell:
         lat = self.latencies
         return (f"{self.server:24} {self.resources:6d} {self.concurrency:5d} {len(lat):6d} "
                 f"{percentile(lat, 50) * 1000:9.2f} {percentile(lat, 95) * 1000:9.2f} "
-                f"{percentile(lat, 99) * 1000:9.2f} {self.throughput:9.1f} {self.errors:6d}")
+                f"{percentile(lat, 99) * 1000:9.2f} {self.throughput:9.1f} {self.cpu_per_request * 1000:9.2f} "
+                f"{self.errors:6d}")
 
 
 HEADER = (f"{'server':24} {'res.':>6} {'conc':>5} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} "
-          f"{'req/s':>9} {'errors':>6}")
+          f"{'req/s':>9} {'CPU ms/r':>9} {'errors':>6}")
 
 
 class Load:
@@ -197,6 +203,7 @@ class Load:
     def __init__(self) -> None:
         self.pool: dict[tuple[int, int], Connection] = {}
         self.sent: dict[int, int] = {}  # port -> requests sent
+        self.workers: dict[int, list[int]] = {}  # port -> pids whose CPU time a cell counts
 
     def conn(self, port: int, slot: int) -> Connection:
         key = (port, slot)
@@ -239,6 +246,8 @@ class Load:
                     if status != expect:
                         cell.errors += n
 
+        pids = self.workers.get(port, ())
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         started = time.perf_counter()
         if concurrency == 1:
             worker(0)
@@ -249,6 +258,7 @@ class Load:
             for t in threads:
                 t.join()
         cell.wall += time.perf_counter() - started
+        cell.cpu += sum(cpu_seconds(pid) for pid in pids) - cpu_before
         self.sent[port] = self.sent.get(port, 0) + count
         return cell
 
@@ -358,6 +368,18 @@ def worker_pids(master: int) -> list[int]:
     return sorted(pids)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -408,6 +430,31 @@ def time_prefetch_queries(fhir_base: str, pid: str, repeats: int) -> dict[str, t
     finally:
         conn.close()
     return out
+
+
+def time_parallel_queries(fhir_base: str, pid: str, repeats: int) -> float:
+    """p50 seconds of fetching every prefetch query at once (one connection per query, reused): what
+    the service's parallel fetch could achieve at best against this server."""
+    parts = urlsplit(fhir_base)
+    queries = [PREFETCH[key].query.replace("{{context.patientId}}", pid)
+               for key in SERVICES_BY_ID[SERVICE_ID].prefetch_keys]
+    conns = [Connection(parts.port) for _ in queries]
+    times = []
+    try:
+        for i in range(repeats + 1):
+            threads = [threading.Thread(target=fetch_all_pages, args=(conn, parts.port, parts.path, query))
+                       for conn, query in zip(conns, queries)]
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if i:  # the first round opens the connections
+                times.append(time.perf_counter() - started)
+    finally:
+        for conn in conns:
+            conn.close()
+    return statistics.median(times)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -587,6 +634,8 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
         warm = max(8, 4 * plan.workers * plan.threads)
         load.run(ports["service"], [raws[n]["service"], raws_fetch[n]], warm, 8)
         load.run(ports["baseline"], [raws[n]["baseline"]], warm, 8)
+    for name in ("service", "baseline"):
+        load.workers[ports[name]] = worker_pids(masters[name])
     rss_warm = {name: {pid: rss_mib(pid) for pid in worker_pids(master)} for name, master in masters.items()}
 
     cells: list[Cell] = []
@@ -602,6 +651,7 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
                 by_key[(cell.server, n, conc)] = cell
 
     queries = {n: time_prefetch_queries(fhir_base, patients[n][0]["id"], plan.query_repeats[n]) for n in plan.sizes}
+    parallel = {n: time_parallel_queries(fhir_base, patients[n][0]["id"], plan.query_repeats[n]) for n in plan.sizes}
 
     # Up to `total` service requests (a mix of sizes, with and without prefetch), then RSS again.
     sent_service = load.sent.get(ports["service"], 0)
@@ -625,11 +675,13 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
 
     print("\nprefetch queries against the FHIR server directly (all pages, connection reused), p50 ms:")
     keys = SERVICES_BY_ID[SERVICE_ID].prefetch_keys
-    print(f"{'resources':>10} " + " ".join(f"{k[:12]:>12}" for k in keys) + f" {'slowest':>12}")
+    print(f"{'resources':>10} " + " ".join(f"{k[:12]:>12}" for k in keys)
+          + f" {'slowest':>12} {'sum':>12} {'all at once':>12}")
     for n in plan.sizes:
         q = queries[n]
         print(f"{n:10d} " + " ".join(f"{q[k][0] * 1000:12.2f}" for k in keys)
-              + f" {max(v[0] for v in q.values()) * 1000:12.2f}")
+              + f" {max(v[0] for v in q.values()) * 1000:12.2f} {sum(v[0] for v in q.values()) * 1000:12.2f}"
+              + f" {parallel[n] * 1000:12.2f}")
 
     mid = 300 if 300 in plan.sizes else plan.sizes[len(plan.sizes) // 2]
     big = max(plan.sizes)
@@ -657,8 +709,14 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
     print(f"\n{'ratio':80} {'value':>7}   target")
     for text, _ in lines:
         print(text)
-    print("  (no-prefetch / slowest query at every size: "
-          + ", ".join(f"{n}: {get('service, no prefetch', n, 1).p50 / slowest[n]:.2f}" for n in plan.sizes) + ")")
+    print("\nalso (no targets):")
+    print("  no-prefetch p50 / slowest query p50 at every size: "
+          + ", ".join(f"{n}: {get('service, no prefetch', n, 1).p50 / slowest[n]:.2f}" for n in plan.sizes))
+    print("  no-prefetch p50 / p50 of all queries at once, directly (the floor this server allows): "
+          + ", ".join(f"{n}: {get('service, no prefetch', n, 1).p50 / parallel[n]:.2f}" for n in plan.sizes))
+    print("  service / baseline worker CPU per request, concurrency 1 (insensitive to other load): "
+          + ", ".join(f"{n}: {get('service', n, 1).cpu_per_request / get('baseline (parse only)', n, 1).cpu_per_request:.2f}"
+                      for n in plan.sizes))
 
     print(f"\nworker RSS (MiB) after warm-up and after {total_sent:,} service requests:")
     for name in ("service", "baseline"):

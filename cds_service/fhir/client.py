@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -201,8 +202,8 @@ class FhirClient:
         if not 200 <= response.status_code < 300:
             raise FhirHttpError(f"HTTP {response.status_code}", http_status=response.status_code)
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)  # FHIR JSON is UTF-8; 2-3x faster than response.json()
+        except ValueError:  # orjson.JSONDecodeError is one
             raise FhirBadResponse("invalid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirBadResponse("not a FHIR resource")

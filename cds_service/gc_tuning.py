@@ -1,0 +1,30 @@
+"""Garbage-collector settings for a serving worker (applied by ``cds_service.wsgi``).
+
+A hook request is parsed into tens of thousands of dicts and lists (a 300-resource prefetch:
+~15,000; 3,000 resources: ~150,000) that live until the answer is sent and contain no reference
+cycles. With CPython's defaults the cyclic collector runs every 700 new containers and
+repeatedly walks them, and now and then the whole heap of the worker (mappings, templates,
+pathways): measured with ``gc.callbacks``, 3.5 ms of a 9 ms call at 300 resources and 27 ms
+of a 40 ms call at 3,000 resources went to collections that freed nothing.
+
+So, once the app is built: ``gc.freeze()`` moves everything loaded at start-up out of the
+collector's sight (it is never garbage), and the first-generation threshold is raised so that
+a request's own short-lived containers are freed by reference counting before a collection
+is due. The collector stays on: cycles (exceptions with tracebacks, for instance) are still
+collected, after 50,000 net new containers instead of 700 (a few MB at most).
+"""
+
+from __future__ import annotations
+
+import gc
+
+GEN0_THRESHOLD = 50_000
+GEN1_THRESHOLD = 20
+GEN2_THRESHOLD = 20
+
+
+def tune_gc_for_serving() -> None:
+    """Call once per worker process after the app is built (and after any fork)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GEN0_THRESHOLD, GEN1_THRESHOLD, GEN2_THRESHOLD)
