@@ -535,6 +535,7 @@ def stage_split(n_resources: int, calls: int) -> None:
 
 
 def ratio_line(name: str, label: str, value: float | None) -> tuple[str, bool]:
+    """One ratio against its target; a ratio that could not be measured (a size not run) is n/a."""
     op, target = TARGETS[name]
     if value is None or math.isnan(value):
         return f"{label:80} {'n/a':>7}   {op} {target:<5} -", True
@@ -622,8 +623,13 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
                                  ("no prefetch", raws_fetch[n], ports["service"]),
                                  ("baseline", raws[n]["baseline"], ports["baseline"])):
             conn = Connection(port)
-            status, body = conn.request(raw)
-            conn.close()
+            try:
+                status, body = conn.request(raw)
+            except (OSError, HttpError) as exc:
+                raise SystemExit(f"{label}, {n} resources: {type(exc).__name__}: {exc}\n"
+                                 f"{tail(tmp / 'service.log')}\n{tail(tmp / 'baseline.log')}") from None
+            finally:
+                conn.close()
             if status != 200:
                 raise SystemExit(f"{label}, {n} resources: HTTP {status} {body[:500]!r}\n{tail(tmp / 'service.log')}")
             checks[label] = [card["source"].get("topic", {}).get("code") for card in orjson.loads(body)["cards"]]
@@ -692,7 +698,7 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
     def safe(f: Callable[[], float]) -> float | None:
         try:
             return f()
-        except (AttributeError, ZeroDivisionError, TypeError):
+        except (AttributeError, ZeroDivisionError, TypeError, ValueError):
             return None
 
     slowest = {n: max(v[0] for v in queries[n].values()) for n in plan.sizes}
@@ -709,13 +715,16 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
     print(f"\n{'ratio':80} {'value':>7}   target")
     for text, _ in lines:
         print(text)
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "n/a"
+
     print("\nalso (no targets):")
     print("  no-prefetch p50 / slowest query p50 at every size: "
-          + ", ".join(f"{n}: {get('service, no prefetch', n, 1).p50 / slowest[n]:.2f}" for n in plan.sizes))
+          + ", ".join(f"{n}: {ratio(get('service, no prefetch', n, 1).p50, slowest[n])}" for n in plan.sizes))
     print("  no-prefetch p50 / p50 of all queries at once, directly (the floor this server allows): "
-          + ", ".join(f"{n}: {get('service, no prefetch', n, 1).p50 / parallel[n]:.2f}" for n in plan.sizes))
+          + ", ".join(f"{n}: {ratio(get('service, no prefetch', n, 1).p50, parallel[n])}" for n in plan.sizes))
     print("  service / baseline worker CPU per request, concurrency 1 (insensitive to other load): "
-          + ", ".join(f"{n}: {get('service', n, 1).cpu_per_request / get('baseline (parse only)', n, 1).cpu_per_request:.2f}"
+          + ", ".join(f"{n}: {ratio(get('service', n, 1).cpu_per_request, get('baseline (parse only)', n, 1).cpu_per_request)}"
                       for n in plan.sizes))
 
     print(f"\nworker RSS (MiB) after warm-up and after {total_sent:,} service requests:")
