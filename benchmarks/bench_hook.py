@@ -480,10 +480,11 @@ def plan_for(args: argparse.Namespace) -> Plan:
 
 def measure_pair(load: Load, ports: dict[str, int], raws: dict[str, bytes], n: int, concurrency: int,
                  blocks: int, resources: int) -> tuple[Cell, Cell]:
-    """Baseline and service alternately in ``blocks`` blocks, the same requests."""
+    """Baseline and service alternately, the same requests, so that load from other processes hits both
+    alike: request by request at concurrency 1, in ``blocks`` blocks per server at higher concurrency."""
     base = Cell("baseline (parse only)", resources, concurrency)
     ours = Cell("service", resources, concurrency)
-    per_block = max(1, n // blocks)
+    per_block = 1 if concurrency == 1 else max(concurrency, n // blocks)
     done = 0
     while done < n:
         k = min(per_block, n - done)
@@ -547,7 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="50,300,3000", help="patient sizes in resources (default 50,300,3000)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every request count (0.02: a smoke run)")
-    parser.add_argument("--blocks", type=int, default=5, help="alternating baseline/service blocks per cell")
+    parser.add_argument("--blocks", type=int, default=20,
+                        help="alternating baseline/service blocks per cell at concurrency 8 (1: request by request)")
     parser.add_argument("--total", type=int, default=10_000,
                         help="service requests before the second worker RSS reading (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
@@ -637,7 +639,10 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
             raise SystemExit(f"{n} resources: cards differ with and without prefetch: {checks}")
         print(f"patient of {n} resources: request {len(bodies[n]) / 1024:.0f} KiB, "
               f"cards {', '.join(checks['prefetch'])}")
-        warm = max(8, 4 * plan.workers * plan.threads)
+    # Every thread of every worker handles the largest requests a few times before RSS is read (the
+    # allocator's high-water mark per thread is reached here, not counted as growth later).
+    warm = 3 * plan.workers * plan.threads
+    for n in plan.sizes:
         load.run(ports["service"], [raws[n]["service"], raws_fetch[n]], warm, 8)
         load.run(ports["baseline"], [raws[n]["baseline"]], warm, 8)
     for name in ("service", "baseline"):
