@@ -25,7 +25,6 @@ time goes). Only loopback addresses are used; every server is stopped at the end
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import os
 import shutil
@@ -39,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 import orjson
@@ -741,5 +740,4 @@ def run(plan: Plan, procs: Processes, load: Load, tmp: Path) -> bool:
 
 
 if __name__ == "__main__":
-    gc.collect()
     sys.exit(main())
