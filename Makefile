@@ -51,8 +51,9 @@ run: install
 test: install-test fhir-server
 	cd tests && ../$(BIN)/python -m pytest -p no:cacheprovider
 
-bench: install-test
-	$(BIN)/python benchmarks/bench_hook.py
+# A few minutes: gunicorn service vs parse-only baseline, with and without prefetch (Node FHIR server).
+bench: install-test fhir-server
+	$(BIN)/python benchmarks/bench_hook.py --stages
 	$(BIN)/python benchmarks/bench_extract.py
 
 clean:

@@ -22,15 +22,11 @@ import argparse
 import gc
 import json
 import statistics
-import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cds_service.facts.extract import FactExtractor  # noqa: E402
+from cds_service.facts.extract import FactExtractor  # the installed package (make install-test), with its data
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 LNC, SCT, LOCAL = "http://loinc.org", "http://snomed.info/sct", "https://neuro-onc-cds.example.org/fhir/CodeSystem/facts"

@@ -223,6 +223,7 @@ def test_is_postgres():
 
 
 def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
+    import gc
     import importlib
     import logging
     import sys as _sys
@@ -235,6 +236,7 @@ def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cds_service.engine.Engine, "load", classmethod(lambda cls, tz="Europe/Amsterdam": "engine"))
     root_handlers = list(logging.getLogger().handlers)
     root_level = logging.getLogger().level
+    gc_threshold = gc.get_threshold()
     try:
         _sys.modules.pop("cds_service.wsgi", None)
         with pytest.raises(SystemExit) as stop:  # one line and gunicorn's "App failed to load" status
@@ -261,8 +263,11 @@ def test_wsgi_entry_point_is_production(monkeypatch, tmp_path, capsys):
         assert state.config.jwt_required is True
         assert state.verifier is not None
         assert wsgi.app.test_client().get("/cds-services").status_code == 401
+        assert gc.get_threshold()[0] > gc_threshold[0] and gc.get_freeze_count() > 0  # tuned for serving
         state.close()
     finally:
+        gc.unfreeze()  # the worker's GC tuning must not outlive this test in the test process
+        gc.set_threshold(*gc_threshold)
         _sys.modules.pop("cds_service.wsgi", None)
         root = logging.getLogger()
         for handler in list(root.handlers):

@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, Callable, Mapping
 
-import yaml
-
 from cds_service.pathways.model import ActionSpec, EvalContext
+from cds_service.yaml_load import safe_load
 
 LOCAL_FACTS_SYSTEM = "https://neuro-onc-cds.example.org/fhir/CodeSystem/facts"
 ACTION_TYPES = ("create", "update", "delete")
@@ -41,7 +40,7 @@ class OrderTemplates:
 
 def load_order_templates(package: str = "cds_service.mappings") -> OrderTemplates:
     path = resources.files(package) / "order_templates.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load(path.read_text(encoding="utf-8")) or {}
     for kind, entry in data.items():
         if not isinstance(entry, dict) or entry.get("resourceType") not in ("ServiceRequest", "MedicationRequest"):
             raise OrderTemplateError(f"{kind}: resourceType must be ServiceRequest or MedicationRequest")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
 
-import yaml
+from cds_service.yaml_load import safe_load
 
 LANGUAGES = ("nl", "en")
 INDICATORS = ("info", "warning", "critical")
@@ -175,7 +175,7 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
     for special, target in (("override_reasons.yaml", reasons), ("common.yaml", common)):
         for path in files:
             if path.name == special:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                data = safe_load(path.read_text(encoding="utf-8")) or {}
                 for key, entry in data.items():
                     if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
                         raise TemplateError(f"{special}: {key} needs nl and en text")
@@ -184,7 +184,7 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
     patterns: list[tuple[re.Pattern[str], Mapping[str, str]]] = []
     for path in files:
         if path.name == "values.yaml":
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = safe_load(path.read_text(encoding="utf-8")) or {}
             for raw, entry in (data.pop("note_patterns", None) or {}).items():
                 if not (isinstance(entry, dict) and all(isinstance(entry.get(lang), str) for lang in LANGUAGES)):
                     raise TemplateError(f"values.yaml: note pattern {raw!r} needs nl and en text")
@@ -201,7 +201,7 @@ def load_templates(package: str = "cds_service.card_templates") -> TemplateSet:
     for path in files:
         if path.name in ("override_reasons.yaml", "common.yaml", "values.yaml"):
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise TemplateError(f"{path.name}: top level must be a mapping of rule id -> template")
         for rule_id, raw in data.items():

@@ -23,9 +23,8 @@ from importlib import resources as importlib_resources
 from importlib.resources.abc import Traversable
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import yaml
-
 from cds_service.ehr.fhir import FhirError, FhirRestClient
+from cds_service.yaml_load import safe_load
 
 FIXTURE_NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)  # = fixtures/gen/builder.py FIXTURE_NOW
 MAX_TRANSACTION_ENTRIES = 50
@@ -73,7 +72,7 @@ def read_cases(root: Traversable | None = None) -> list[dict]:
     for f in sorted(folder.iterdir(), key=lambda t: t.name):
         if not f.name.endswith((".yaml", ".yml")):
             continue
-        for case in yaml.safe_load(f.read_text(encoding="utf-8")) or ():
+        for case in safe_load(f.read_text(encoding="utf-8")) or ():
             cases.append({"area": f.name.rsplit(".", 1)[0], **case})
     return cases
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Mapping
 
-import yaml
+from cds_service.yaml_load import safe_load
 
 
 class CatalogueError(ValueError):
@@ -55,7 +55,7 @@ def load_fact_catalogue(package: str = "cds_service.mappings", filename: str = "
     path = resources.files(package) / filename
     if not path.is_file():
         return FactCatalogue(entries={})
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise CatalogueError(f"{filename}: top level must map fact names to entries")
     entries: dict[str, FactInfo] = {}

@@ -64,6 +64,7 @@ from jsonpath_ng import parse as jsonpath_parse
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root
 
 from cds_service.facts.codes import CodeSpec, CodeTable, MappingError, parse_code
+from cds_service.yaml_load import safe_load
 
 FORMAT = "neuro-onc-cds/fact-mapping/v1"
 
@@ -296,7 +297,7 @@ def load_mappings(package: str = "cds_service.mappings", texts: Iterable[tuple[s
     docs: list[tuple[str, dict]] = []
     for name, text in texts if texts is not None else _files(package):
         try:
-            data = yaml.safe_load(text)
+            data = safe_load(text)
         except yaml.YAMLError as exc:
             raise MappingError(f"{name}: not valid YAML: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:

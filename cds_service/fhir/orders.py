@@ -39,6 +39,7 @@ import yaml
 
 from cds_service.fhir.parse import ResourceIndex, index_resources
 from cds_service.pathways.model import DraftOrder
+from cds_service.yaml_load import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ class OrderClassifier:
         """
         path = resources.files(package) / "orders.yaml"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise OrderMappingError(f"orders.yaml: not valid YAML: {exc}") from None
         mapping = parse_mapping(data)
