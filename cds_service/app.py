@@ -25,6 +25,7 @@ from cds_service.hooks.errors import register_error_handlers
 from cds_service.hooks.metrics import Metrics
 from cds_service.hooks.observe import register_observers
 from cds_service.hooks.state import CdsState, install
+from cds_service.smart.routes import bp as smart_bp
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,6 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
     register_cors(app, config.cors_origins)  # first: a preflight is answered before anything else
     register_observers(app)
     register_error_handlers(app)
-    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp):
+    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp, smart_bp):
         app.register_blueprint(blueprint)
     return app
