@@ -115,8 +115,17 @@ def _canonical_unit(spec: FactSpec) -> str | None:
     return None
 
 
-def _options(spec: FactSpec, displays: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
-    pairs = [(c.systems[0], c.code) for c, _answer in spec.value.answers if not c.prefix]
+def _says_something(ms: MappingSet, answer: Any) -> bool:
+    """Only body-site answers that decide the question are offered: a critical site (or a non-site value such
+    as ``none``). A generic or non-critical site recorded this way leaves the fact unknown, so it is not a choice."""
+    value = getattr(answer, "value", answer)
+    site = ms.sites.get(value) if isinstance(value, str) else None
+    return site is None or site.critical is True
+
+
+def _options(ms: MappingSet, spec: FactSpec, displays: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    pairs = [(c.systems[0], c.code) for c, answer in spec.value.answers
+             if not c.prefix and _says_something(ms, answer)]
     local = [p for p in pairs if p[0] == LOCAL]
     chosen = local or pairs
     return tuple(dict.fromkeys((s, c, displays.get(c, c) if s == LOCAL else c) for s, c in chosen))
@@ -134,7 +143,7 @@ def askable(ms: MappingSet, name: str, catalogue: FactCatalogue, displays: Mappi
     item_type = _ITEM_TYPES[spec.value.type]
     options: tuple[tuple[str, str, str], ...] = ()
     if item_type == "choice":
-        options = _options(spec, displays)
+        options = _options(ms, spec, displays)
         if not options:
             return None
     low, high = spec.value.range or (None, None)
