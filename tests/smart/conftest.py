@@ -69,12 +69,15 @@ def service(backend: NodeFhirServer, smart_ehr: SmartEhr, tmp_path_factory) -> I
     from cds_service.app import create_app
     from cds_service.config import Config
     from cds_service.ehr.fixtures import FIXTURE_NOW
-    from cds_service.smart.routes import SmartState
+    from cds_service.smart.routes import smart_state
 
     cfg = Config(allowed_fhir_servers=(backend.base, smart_ehr.iss), jwt_required=False, fixed_now=FIXTURE_NOW,
                  database=str(tmp_path_factory.mktemp("smart") / "feedback.sqlite3"))
     app = create_app(cfg)
-    app.extensions["smart"] = SmartState(lforms_dir=LFORMS_DIR if LFORMS_DIR.is_dir() else None)
+    with app.test_request_context():
+        state = smart_state()  # LHC-Forms as packaged by `make smart-app`, else straight from node_modules
+        if state.lforms_dir is None and LFORMS_DIR.is_dir():
+            state.lforms_dir = LFORMS_DIR
     server = LiveServer(app)
     yield server
     server.stop()
