@@ -116,10 +116,16 @@ def fhir_user(config: Mapping[str, Any], id_token: Any, *, client_id: str, timeo
     if not isinstance(id_token, str) or not isinstance(config.get("jwks_uri"), str):
         return None
     try:
-        key = jwt.PyJWKClient(config["jwks_uri"], timeout=int(max(timeout, 1))).get_signing_key_from_jwt(id_token)
+        reply = requests.get(config["jwks_uri"], headers={"Accept": "application/json"}, timeout=timeout)
+        reply.raise_for_status()
+        keys = jwt.PyJWKSet.from_dict(reply.json()).keys
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        key = next((k for k in keys if k.key_id == kid), keys[0] if len(keys) == 1 and kid is None else None)
+        if key is None:
+            raise jwt.InvalidKeyError("no key in jwks_uri matches the id_token's kid")
         claims = jwt.decode(id_token, key.key, algorithms=["RS256", "ES256", "ES384"], audience=client_id,
                             options={"require": ["exp", "iat"]})
-    except (jwt.PyJWTError, requests.RequestException) as exc:
+    except (jwt.PyJWTError, requests.RequestException, ValueError) as exc:
         raise SmartUpstreamError(f"id_token rejected: {type(exc).__name__}") from None
     user = claims.get("fhirUser")
     return user if isinstance(user, str) and user else None
@@ -135,6 +141,7 @@ class SmartSession:
     config: Mapping[str, Any]
     redirect_uri: str
     services: tuple[str, ...]
+    language: str = "nl"  # the card language the app was launched in (?lang=), else CDS_LANGUAGE
     created: float = field(default_factory=time.monotonic)
     access_token: str | None = None
     expires_at: float | None = None

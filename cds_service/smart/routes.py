@@ -107,8 +107,10 @@ def launch() -> Response:
     config = oauth.discover(iss, timeout=state.config.fhir_timeout)
     verifier, challenge = oauth.pkce_pair()
     redirect_uri = f"{_base_url()}/smart/callback"
+    lang = request.args.get("lang")
     session = SmartSession(iss=iss, state=secrets.token_urlsafe(24), verifier=verifier, config=config,
-                           redirect_uri=redirect_uri, services=service_ids)
+                           redirect_uri=redirect_uri, services=service_ids,
+                           language=lang if lang in ("nl", "en") else state.config.language)
     sid = smart_state().sessions.create(session)
     target = oauth.authorize_url(config, client_id=smart_state().client_id, redirect_uri=redirect_uri,
                                  launch=launch_id, iss=iss, state=session.state, challenge=challenge)
@@ -141,7 +143,7 @@ def callback() -> Response:
     session.expires_at = time.monotonic() + float(expires) if isinstance(expires, (int, float)) else None
     session.access_token = token["access_token"]
     session.state = secrets.token_urlsafe(24)  # a code is used once
-    return redirect(f"{_base_url()}/smart/app", code=302)
+    return redirect(f"{_base_url()}/smart/app?lang={session.language}", code=302)
 
 
 @bp.get("/app")
@@ -169,9 +171,9 @@ def lforms(filename: str) -> Response:
 # -- the form -----------------------------------------------------------------------------------------------------
 
 
-def _language() -> str:
-    lang = request.args.get("lang") or get_state().config.language
-    return lang if lang in ("nl", "en") else "en"
+def _language(session: SmartSession) -> str:
+    lang = request.args.get("lang")
+    return lang if lang in ("nl", "en") else session.language
 
 
 def _evaluate(session: SmartSession, language: str) -> list[tuple[Any, Any]]:
@@ -199,7 +201,7 @@ def _cards(evaluations) -> list[dict]:
 @bp.get("/api/questionnaire")
 def api_questionnaire() -> Response:
     session = _session()
-    language = _language()
+    language = _language(session)
     evaluations = _evaluate(session, language)
     findings = [f for _s, ev in evaluations for f in ev.findings]
     missing = qmod.missing_fact_names(findings)
@@ -242,7 +244,7 @@ def _post(session: SmartSession, resource: dict) -> dict:
 @bp.post("/api/save")
 def api_save() -> Response:
     session = _session()
-    language = _language()
+    language = _language(session)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("questionnaireResponse"), dict):
         raise BadRequest("body must be {\"questionnaireResponse\": {...}, \"confirmed\": true}",

@@ -140,3 +140,47 @@ def test_the_page_is_served_and_lforms_is_reported_when_absent(client, app):
     assert missing.status_code == 404 and "make smart-app" in missing.json["message"]
     assert client.get("/smart/static/app.js").status_code == 200
     assert client.get("/smart/static/../routes.py").status_code == 404
+
+
+def signed_id_token(user: str, audience: str):
+    """An RS256 id_token and the JWKS that verifies it."""
+    import json
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="k1", alg="RS256", use="sig")
+    now = int(time.time())
+    token = jwt.encode({"iss": "http://127.0.0.1:9998", "sub": user, "fhirUser": user, "aud": audience,
+                        "iat": now, "exp": now + 300}, key, algorithm="RS256", headers={"kid": "k1"})
+    return token, {"keys": [jwk]}
+
+
+@responses.activate
+def test_callback_exchanges_the_code_with_the_verifier_and_keeps_the_token_on_the_server(app, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    responses.get(f"{ISS}/.well-known/smart-configuration", json=SMART_CONFIG)
+    launch = client.get(f"/smart/launch?iss={ISS}&launch=abc&lang=en")
+    state = parse_qs(urlsplit(launch.headers["Location"]).query)["state"][0]
+    id_token, jwks = signed_id_token("Practitioner/dr-a", "neuro-onc-cds")
+    responses.get(SMART_CONFIG["jwks_uri"], json=jwks)
+    responses.post(SMART_CONFIG["token_endpoint"], json={
+        "access_token": "secret-token", "token_type": "Bearer", "expires_in": 3600, "patient": "p1",
+        "scope": "launch openid fhirUser patient/Observation.rs", "id_token": id_token})
+    reply = client.get(f"/smart/callback?code=the-code&state={state}")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/smart/app?lang=en")
+    assert b"secret-token" not in reply.data and "secret-token" not in str(reply.headers)
+    token_call = next(c for c in responses.calls if c.request.url == SMART_CONFIG["token_endpoint"])
+    form = parse_qs(token_call.request.body)
+    assert form["code"] == ["the-code"] and form["grant_type"] == ["authorization_code"]
+    assert len(form["code_verifier"][0]) >= 43 and form["client_id"] == ["neuro-onc-cds"]
+    with app.test_request_context():
+        sid = client.get_cookie(COOKIE, path="/smart").value
+        session = smart_state().sessions.get(sid)
+    assert (session.patient, session.user, session.access_token) == ("p1", "Practitioner/dr-a", "secret-token")
+    again = client.get(f"/smart/callback?code=the-code&state={state}")
+    assert again.status_code == 400  # the state is spent: a code is used once

@@ -8,6 +8,7 @@
   const lang = params.get('lang') || ((navigator.language || 'nl').startsWith('nl') ? 'nl' : 'en');
   const $ = (id) => document.getElementById(id);
   let questionnaireResponse = null;
+  const units = {}; // linkId → UCUM unit of the question, shown in the review
 
   document.documentElement.lang = lang;
   document.querySelectorAll('[data-nl]').forEach((el) => { el.textContent = el.dataset[lang]; });
@@ -91,6 +92,10 @@
     $('context').textContent = T.patient + ': ' + data.patient + (data.user ? ' · ' + T.user + ': ' + data.user : '');
     showCards($('cards-before'), data.cards);
     const questions = (data.questionnaire.item || []).filter((i) => i.type !== 'group' && i.type !== 'display');
+    for (const q of questions) {
+      const unit = (q.extension || []).find((e) => e.url.endsWith('/questionnaire-unit'));
+      if (unit) units[q.linkId] = unit.valueCoding.code;
+    }
     if (!questions.length) $('review').hidden = true;
     if (!(data.questionnaire.item || []).length) { $('form').textContent = T.none; return; }
     await lformsReady();
@@ -105,7 +110,11 @@
     showErrors([]);
     const list = $('to-write');
     list.replaceChildren();
-    items.forEach((item) => li(list, item.text + ': ' + answerText(item.answer[0])));
+    items.forEach((item) => {
+      const value = answerText(item.answer[0]);
+      const unit = units[item.linkId] && !('valueQuantity' in item.answer[0]) ? ' ' + units[item.linkId] : '';
+      li(list, item.text + ': ' + value + unit);
+    });
     $('confirm').hidden = false;
     $('review').hidden = true;
     document.body.dataset.state = 'confirm';
