@@ -176,6 +176,13 @@ class SessionStore:
             self._items[sid] = session
         return sid
 
+    def rotate(self, sid: str) -> str:
+        """A new id for an existing session (after the login: the id the browser had before is dead)."""
+        new = secrets.token_urlsafe(32)
+        with self._lock:
+            self._items[new] = self._items.pop(sid)
+        return new
+
     def get(self, sid: str | None) -> SmartSession | None:
         if not sid:
             return None

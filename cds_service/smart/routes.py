@@ -115,14 +115,19 @@ def launch() -> Response:
     target = oauth.authorize_url(config, client_id=smart_state().client_id, redirect_uri=redirect_uri,
                                  launch=launch_id, iss=iss, state=session.state, challenge=challenge)
     response = redirect(target, code=302)
+    _set_cookie(response, sid)
+    return response
+
+
+def _set_cookie(response: Response, sid: str) -> None:
     response.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", path="/smart",
                         secure=_base_url().startswith("https://"))
-    return response
 
 
 @bp.get("/callback")
 def callback() -> Response:
-    session = smart_state().sessions.get(request.cookies.get(COOKIE))
+    sid = request.cookies.get(COOKIE)
+    session = smart_state().sessions.get(sid)
     if session is None:
         raise Unauthenticated("Unknown or expired launch: launch the app again from the EHR")
     if "error" in request.args:
@@ -143,7 +148,9 @@ def callback() -> Response:
     session.expires_at = time.monotonic() + float(expires) if isinstance(expires, (int, float)) else None
     session.access_token = token["access_token"]
     session.state = secrets.token_urlsafe(24)  # a code is used once
-    return redirect(f"{_base_url()}/smart/app?lang={session.language}", code=302)
+    response = redirect(f"{_base_url()}/smart/app?lang={session.language}", code=302)
+    _set_cookie(response, smart_state().sessions.rotate(sid))  # no session fixation
+    return response
 
 
 @bp.get("/app")

@@ -178,9 +178,13 @@ def test_callback_exchanges_the_code_with_the_verifier_and_keeps_the_token_on_th
     form = parse_qs(token_call.request.body)
     assert form["code"] == ["the-code"] and form["grant_type"] == ["authorization_code"]
     assert len(form["code_verifier"][0]) >= 43 and form["client_id"] == ["neuro-onc-cds"]
+    launch_sid = launch.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
     with app.test_request_context():
         sid = client.get_cookie(COOKIE, path="/smart").value
         session = smart_state().sessions.get(sid)
+        assert sid != launch_sid and smart_state().sessions.get(launch_sid) is None  # rotated after login
     assert (session.patient, session.user, session.access_token) == ("p1", "Practitioner/dr-a", "secret-token")
     again = client.get(f"/smart/callback?code=the-code&state={state}")
     assert again.status_code == 400  # the state is spent: a code is used once
+    client.set_cookie(COOKIE, launch_sid, path="/smart")
+    assert client.get("/smart/api/questionnaire").status_code == 401  # the pre-login id is dead
