@@ -34,7 +34,7 @@ from cds_service.hooks.state import get_state
 from cds_service.services import SERVICES, SERVICES_BY_ID
 from cds_service.smart import oauth
 from cds_service.smart import questionnaire as qmod
-from cds_service.smart.oauth import SessionStore, SmartError, SmartSession, SmartUpstreamError
+from cds_service.smart.oauth import SessionStore, SmartError, SmartSession
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,9 @@ def _now_iso() -> str:
 def _shown(answer: qmod.Answer) -> str:
     if answer.ask.item_type == "choice":
         return answer.value[2]
-    text = str(answer.value).lower() if isinstance(answer.value, bool) else f"{answer.value:g}" \
-        if isinstance(answer.value, float) else str(answer.value)
+    value = answer.value
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
     return f"{text} {answer.ask.unit}" if answer.ask.unit else text
