@@ -26,6 +26,7 @@ from cds_service.hooks.headers import register_security_headers
 from cds_service.hooks.metrics import Metrics
 from cds_service.hooks.observe import register_observers
 from cds_service.hooks.state import CdsState, install
+from cds_service.smart.routes import bp as smart_bp
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,6 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None,
     register_security_headers(app)
     register_observers(app)
     register_error_handlers(app)
-    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp, openapi.bp):
+    for blueprint in (discovery.bp, invoke.bp, feedback.bp, health.bp, openapi.bp, smart_bp):
         app.register_blueprint(blueprint)
     return app

@@ -23,6 +23,7 @@ from cds_service.hooks.guard import require_jwt
 from cds_service.hooks.state import get_state
 from cds_service.hooks.validation import HOOK_INSTANCE, read_json_body, validate_hook_request
 from cds_service.services import SERVICES_BY_ID, Service
+from cds_service.smart.links import add_smart_links
 
 bp = Blueprint("invoke", __name__)
 
@@ -79,6 +80,8 @@ def invoke(service_id: str) -> Response:
         now=state.clock(), language=language, extra_allowed=extra_allowed,
     )
     response = evaluation.response
+    add_smart_links(response, evaluation.findings, base_url=state.config.public_base_url or request.host_url,
+                    service_id=service.id, language=language)  # SMART app: record the missing facts
     issued = issued_cards_of(response, service.id, service.hook, evaluation.context.now)
     state.store.record_issued(issued)
     g.rule_ids = [card.rule_id for card in issued]
