@@ -244,7 +244,7 @@ class _Postgres(_Backend):
         super().__init__()
         self._psycopg = _require_psycopg()
         self.url = url
-        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        self.conn = self._psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
 
     def _run(self, fn):
         with self.lock:

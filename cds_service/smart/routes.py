@@ -103,7 +103,7 @@ def launch() -> Response:
     if unknown:
         raise BadRequest(f"unknown service {unknown[0]!r}", field="service")
     state = get_state()
-    state.resolver.policy.check(iss, state.extra_allowed_fhir(request.host_url))  # never contact a foreign server
+    state.resolver.policy.check(iss, state.extra_allowed_fhir(request.environ))  # never contact a foreign server
     config = oauth.discover(iss, timeout=state.config.fhir_timeout)
     verifier, challenge = oauth.pkce_pair()
     redirect_uri = f"{_base_url()}/smart/callback"
@@ -190,7 +190,7 @@ def _evaluate(session: SmartSession, language: str) -> list[tuple[Any, Any]]:
             "fhirAuthorization": {"access_token": session.access_token, "token_type": "Bearer",
                                   "scope": session.scope or "patient/*.rs", "subject": smart_state().client_id},
             "context": {"userId": session.user or "Practitioner/unknown", "patientId": session.patient}}
-    extra = state.extra_allowed_fhir(request.host_url)
+    extra = state.extra_allowed_fhir(request.environ)
     out = []
     for service_id in session.services:
         service = SERVICES_BY_ID[service_id]

@@ -142,6 +142,17 @@ def test_the_page_is_served_and_lforms_is_reported_when_absent(client, app):
     assert client.get("/smart/static/../routes.py").status_code == 404
 
 
+def test_the_app_pages_get_their_own_csp_and_json_answers_keep_the_strict_one(client):
+    page = client.get("/smart/app")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-eval'" not in csp and "object-src 'none'" in csp
+    assert "X-Frame-Options" not in page.headers  # EHRs embed SMART apps in a frame
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Cache-Control"] == "no-store"
+    discovery = client.get("/cds-services")
+    assert discovery.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert discovery.headers["X-Frame-Options"] == "DENY"
+
+
 def signed_id_token(user: str, audience: str):
     """An RS256 id_token and the JWKS that verifies it."""
     import json
