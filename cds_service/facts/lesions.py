@@ -58,6 +58,8 @@ class LesionReader:
         self.sites_table = self.ms.codeset("body-sites")
         self.diameter_component = self.ms.codeset("lesion-diameter-component")
         self.volume_codes = self.ms.codeset("lesion-volume")
+        self.brain_procedures = self.ms.codeset("brain-imaging-procedures")
+        self.spine_procedures = self.ms.codeset("spine-imaging-procedures")
         self.diameter_units: Mapping[str, float] = self.ms.setting("lesion_diameter_units", dict)
         self.volume_units: Mapping[str, float] = self.ms.setting("lesion_volume_units", dict)
 
@@ -86,9 +88,19 @@ class LesionReader:
                 study = self.w.collected.index.resolve(ref, container=res)
                 if study is not None and study.get("resourceType") == "ImagingStudy":
                     keys = self.site_keys(as_dict(s).get("bodySite") for s in as_list(study.get("series")))
+                    keys = keys or self._procedure_sites(study)
                     if keys:
                         break
         return keys
+
+    def _procedure_sites(self, study: Mapping[str, Any]) -> tuple[str, ...]:
+        """Region of an ImagingStudy without series bodySite, from its procedureCode (brain / spine MRI LOINC)."""
+        pairs = [p for c in as_list(study.get("procedureCode")) for p in codings(c)]
+        if any(p in self.brain_procedures for p in pairs):
+            return ("brain",)
+        if any(p in self.spine_procedures for p in pairs):
+            return ("spine",)
+        return ()
 
     def region(self, sites: Iterable[str]) -> str:
         regions = {self.ms.sites[s].region for s in sites if s in self.ms.sites}
