@@ -270,6 +270,11 @@ def derive_drivers(w: Work) -> None:
             if not any(p in gene_component for p in codings(comp.get("code"))):
                 continue
             gene = genes.first(codings(comp.get("valueCodeableConcept")))
+            if gene is None:  # the gene symbol / HGNC id as a code without a system (the gene component says it)
+                gene = next((g for c in as_list(as_dict(comp.get("valueCodeableConcept")).get("coding"))
+                             if not as_dict(c).get("system") and isinstance(as_dict(c).get("code"), str)
+                             for g in [genes.get("http://www.genenames.org", as_dict(c)["code"].strip().upper())]
+                             if isinstance(g, str)), None)
             if gene is None:
                 text = parse.as_str(comp.get("valueString")) or parse.concept_text(comp.get("valueCodeableConcept"))
                 gene = genes.get("http://www.genenames.org", text.upper()) if text else None

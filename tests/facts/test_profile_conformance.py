@@ -128,6 +128,15 @@ CASES: list[tuple[str, list[dict], str, Any]] = [
     ("driver-hgnc-ros1", [variant((HGNC, "HGNC:10261"), "LA9633-4")], "driver_positive", contains("ROS1")),
     ("driver-hgnc-braf", [variant((HGNC, "HGNC:1097"), "LA9633-4")], "driver_positive", contains("BRAF")),
     ("driver-hgnc-erbb2", [variant((HGNC, "HGNC:3430"), "LA9633-4")], "driver_positive", contains("ERBB2")),
+    ("driver-symbol-no-system", [obs((LNC, "69548-6"), coded((LNC, "LA9633-4")), component=[
+        {"code": concept((LNC, "48018-6")), "valueCodeableConcept": {"coding": [{"code": "EGFR"}]}}])],
+     "driver_positive", contains("EGFR")),
+    ("driver-hgnc-id-no-system", [obs((LNC, "69548-6"), coded((LNC, "LA9633-4")), component=[
+        {"code": concept((LNC, "48018-6")), "valueCodeableConcept": {"coding": [{"code": "HGNC:427"}]}}])],
+     "driver_positive", contains("ALK")),
+    ("driver-gene-text", [obs((LNC, "69548-6"), coded((LNC, "LA9633-4")), component=[
+        {"code": concept((LNC, "48018-6")), "valueCodeableConcept": {"text": "ROS1"}}])],
+     "driver_positive", contains("ROS1")),
     ("driver-absent", [variant((HGNC, "HGNC:3236"), "LA9634-2")], "driver_negative", contains("EGFR")),
     ("driver-alk-fish", [obs((LNC, "78205-2"), coded((LNC, "LA6576-8")))], "driver_positive", contains("ALK")),
     ("driver-alk-fish-neg", [obs((LNC, "78205-2"), coded((LNC, "LA6577-6")))], "driver_negative", contains("ALK")),
