@@ -58,6 +58,8 @@ class LesionReader:
         self.sites_table = self.ms.codeset("body-sites")
         self.diameter_component = self.ms.codeset("lesion-diameter-component")
         self.volume_codes = self.ms.codeset("lesion-volume")
+        self.brain_metastasis_codes = self.ms.codeset("brain-metastases")
+        self.spinal_metastasis_codes = self.ms.codeset("spinal-metastasis-conditions")
         self.brain_procedures = self.ms.codeset("brain-imaging-procedures")
         self.spine_procedures = self.ms.codeset("spine-imaging-procedures")
         self.diameter_units: Mapping[str, float] = self.ms.setting("lesion_diameter_units", dict)
@@ -76,13 +78,24 @@ class LesionReader:
     def _sites_of(self, res: Mapping[str, Any]) -> tuple[str, ...]:
         concepts: list[Any] = as_list(res.get("bodySite")) if isinstance(res.get("bodySite"), list) else [
             res.get("bodySite")]
+        metastasis_regions: list[str] = []
         for ref in as_list(res.get("focus")):
             target = self.w.collected.index.resolve(ref, container=res)
             if target is not None and target.get("resourceType") == "BodyStructure":
                 concepts.append(target.get("location"))
                 concepts.extend(as_list(target.get("includedStructure")))
                 concepts.extend(as_dict(s).get("structure") for s in as_list(target.get("includedStructure")))
+            elif target is not None and target.get("resourceType") == "Condition":
+                # mCODE tumor-size: focus on the (secondary) cancer Condition the lesion belongs to
+                concepts.extend(as_list(target.get("bodySite")))
+                pairs = list(codings(target.get("code")))
+                if any(p in self.brain_metastasis_codes for p in pairs):
+                    metastasis_regions.append("brain")
+                elif any(p in self.spinal_metastasis_codes for p in pairs):
+                    metastasis_regions.append("spine")
         keys = self.site_keys(concepts)
+        if not keys and metastasis_regions:
+            keys = tuple(dict.fromkeys(metastasis_regions))
         if not keys:
             for ref in as_list(res.get("derivedFrom")):
                 study = self.w.collected.index.resolve(ref, container=res)

@@ -249,6 +249,16 @@ CASES: list[tuple[str, list[dict], str, Any]] = [
     ("lesion-derived-from-study-procedure", bm(
         study("s1", site=None, procedure=(LNC, "24590-2")), lesion(15, derivedFrom=[{"reference": "ImagingStudy/s1"}])),
      "largest_diameter_mm", approx(15)),
+    ("lesion-focus-bm-condition", [cond((SCT, "94225005"), rid="bm"),
+                                   lesion(14, site=None, focus=[{"reference": "Condition/bm"}])],
+     "largest_diameter_mm", approx(14)),
+    ("lesion-focus-bm-condition-site", [cond((SCT, "94225005"), rid="bm", bodySite=[concept((SCT, "15926001"))]),
+                                        lesion(14, site=None, focus=[{"reference": "Condition/bm"}])],
+     "critical_location", True),
+    ("lesion-focus-spinal-condition", [cond((SCT, "94225005"), rid="bm"), cond(local("spinal-metastases"), rid="sm"),
+                                       lesion(14, rid="l1"), lesion(30, site=None, rid="l2",
+                                                                    focus=[{"reference": "Condition/sm"}])],
+     "largest_diameter_mm", approx(14)),
     ("lesion-lobe", bm(lesion(15, site=(SCT, "83251001"))), "largest_diameter_mm", approx(15)),
     ("volume-component", bm({**lesion(20), "component": [
         {"code": concept((LNC, "33728-7")), **quantity(20, "mm")},
