@@ -421,7 +421,8 @@ class OrderClassifier:
         site_codes = _codings(_concepts(res, "bodySite"))
 
         m = self.mapping
-        brain_reason = bool(reason_codes & m.bm_reasons) or _any_match(m.bm_reason_text, reason_texts)
+        # a draft named for its reason ("Radiotherapie hersenmetastasen") states that reason too
+        brain_reason = bool(reason_codes & m.bm_reasons) or _any_match(m.bm_reason_text, reason_texts + name_texts)
         other_reason = bool(reason_codes & m.non_brain_reasons)
         reason_bm: bool | None
         if brain_reason:

@@ -59,6 +59,11 @@ CASES = [
       for i, code in enumerate(RT_CODES) for j, reason in enumerate(BM_REASONS)],
     *[(f"rt-{i}-reason-reference", draft(code, reasonReference=[{"reference": "Condition/bm1"}]), "rt-brain")
       for i, code in enumerate(RT_CODES)],
+    ("rt-text-brain-metastases", draft({"text": "Radiotherapie hersenmetastasen"}), "rt-brain"),
+    ("rt-course-text-brain-metastases", draft({**cc(SCT, "1217123003"), "text": "RT brain metastases"}), "rt-brain"),
+    ("rt-text-no-site", draft({"text": "Radiotherapie"}), "other"),
+    ("rt-course-reason-reference-icd10nl", draft(cc(SCT, "1217123003"),
+                                                 reasonReference=[{"reference": "Condition/bmnl"}]), "rt-brain"),
     ("rt-course-spine-site", draft(cc(SCT, "1217123003"), bodySite=[cc(SCT, "44300000")]), "other"),
     ("rt-course-no-site", draft(cc(SCT, "1217123003")), "other"),
 ]
@@ -72,7 +77,8 @@ def classifier() -> OrderClassifier:
 @pytest.mark.parametrize("resource,kind", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_draft_kind(classifier: OrderClassifier, resource: dict, kind: str) -> None:
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
-    orders = classifier.classify(bundle, None, language="en", patient_resources=[BM_COND])
+    bm_nl = {**BM_COND, "id": "bmnl", "code": cc(ICD10NL, "C79.3")}
+    orders = classifier.classify(bundle, None, language="en", patient_resources=[BM_COND, bm_nl])
     assert len(orders) == 1 and orders[0].kind == kind
 
 
