@@ -228,8 +228,10 @@ def clinical_time(resource: Mapping[str, Any]) -> datetime | None:
             or period_end(resource.get("performedPeriod"))
             or period_start(resource.get("performedPeriod"))
         )
-    elif rtype == "ImagingStudy":
-        when = parse_datetime(resource.get("started"))
+    elif rtype == "ImagingStudy":  # study start, else the first series' start (PACS feeds often fill only that)
+        when = parse_datetime(resource.get("started")) or min(
+            (t for t in (parse_datetime(s.get("started")) for s in as_list(resource.get("series"))
+                         if isinstance(s, Mapping)) if t is not None), default=None)
     elif rtype == "MedicationRequest":
         when = parse_datetime(resource.get("authoredOn"))
     elif rtype == "MedicationStatement":
