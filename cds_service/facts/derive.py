@@ -452,7 +452,8 @@ def derive_symptoms(w: Work) -> None:
     # bm_symptomatic: the recorded observation wins; else any symptom; else "no symptoms recorded"
     name = "bm_symptomatic"
     flag = w.fact("_bm_symptomatic_recorded")
-    symptoms = [w.fact(n) for n in ("neurological_deficit", "seizures", "raised_icp")]
+    # bladder/bowel dysfunction counts as a new neurological deficit (fhir-mapping.md, spine)
+    symptoms = [w.fact(n) for n in ("neurological_deficit", "seizures", "raised_icp", "bladder_bowel_dysfunction")]
     if flag.known:
         w.put(replace(flag, name=name))
     elif any(s.known and s.value is True for s in symptoms):

@@ -71,7 +71,8 @@ DERIVED: dict[str, str] = {
                                    "latest resection",
     "deficit_progressive": "LOCAL progressive-neurological-deficit; else the LOCAL progressive component of the "
                            "deficit; false when no deficit",
-    "bm_symptomatic": "LOCAL brain-metastases-symptomatic; else true with a deficit, seizures or raised ICP; else "
+    "bm_symptomatic": "LOCAL brain-metastases-symptomatic; else true with a deficit (bladder/bowel dysfunction "
+                      "included), seizures or raised ICP; else "
                       "false with attrs.assumed (\"no symptoms recorded\")",
     "lm_symptoms": "set of lm-symptoms codes whose newest record is present; empty when sources were available",
     "sins_total": "LOCAL sins-total; else the sum of the six components (derived_from components)",

@@ -326,6 +326,7 @@ CASES: list[tuple[str, list[dict], str, Any]] = [
      "bm_symptomatic", False),
     ("symptomatic-from-seizures", bm(cond((SCT, "91175000"))), "bm_symptomatic", True),
     ("symptomatic-from-icp", bm(lobs("raised-intracranial-pressure", boolean(True))), "bm_symptomatic", True),
+    ("symptomatic-from-bladder-bowel", bm(lobs("bladder-bowel-dysfunction", boolean(True))), "bm_symptomatic", True),
     ("symptomatic-none", bm(), "bm_symptomatic", False),
     ("rapid-kps", [lobs("rapid-kps-improvement-possible", boolean(True))], "rapid_kps_improvement_possible", True),
     ("qol-benefit", [lobs("local-treatment-qol-benefit", boolean(False))], "local_treatment_qol_benefit", False),
@@ -348,7 +349,9 @@ CASES: list[tuple[str, list[dict], str, Any]] = [
      "incomplete"),
     ("transverse-condition-severity", [cond(local("transverse-lesion"), severity=concept(local("incomplete")))],
      "transverse_lesion", "incomplete"),
-    ("transverse-condition-code", [{**cond(local("transverse-lesion")), "code": concept(local("transverse-lesion"), local("complete"))}], "transverse_lesion",
+    ("transverse-condition-code", [{**cond(local("transverse-lesion")),
+                                    "code": concept(local("transverse-lesion"), local("complete"))}],
+     "transverse_lesion",
      "complete"),
     ("radicular-deficit-condition-severity", [cond(local("radicular-deficit"), severity=concept(local("unilateral")))],
      "radicular_deficit", "unilateral"),
@@ -408,7 +411,8 @@ CASES: list[tuple[str, list[dict], str, Any]] = [
      "systemic_therapy_active", False),
     ("systemic-med-reference", [
         {"resourceType": "Medication", "id": "osi", "code": concept((ATC, "L01EB04"))},
-        {**med((ATC, "L01EB04")), "medicationCodeableConcept": None, "medicationReference": {"reference": "Medication/osi"}}],
+        {**med((ATC, "L01EB04")), "medicationCodeableConcept": None,
+         "medicationReference": {"reference": "Medication/osi"}}],
      "systemic_therapy_active", True),
     ("systemic-med-reference-unresolved", [
         {**med((ATC, "L01EB04")), "medicationCodeableConcept": None,

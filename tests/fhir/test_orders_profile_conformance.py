@@ -30,8 +30,8 @@ BM_COND = {"resourceType": "Condition", "id": "bm1", "subject": {"reference": "P
            "code": cc(SCT, "94225005"),
            "clinicalStatus": cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active")}
 
-RT_CODES = [cc(LOCAL, c) for c in ("stereotactic-radiosurgery", "stereotactic-radiotherapy", "radiotherapy-referral")] + [
-    cc(SCT, "1217123003"), cc(SCT, "1287742003")]
+RT_CODES = [cc(LOCAL, c) for c in ("stereotactic-radiosurgery", "stereotactic-radiotherapy",
+                                   "radiotherapy-referral")] + [cc(SCT, "1217123003"), cc(SCT, "1287742003")]
 BRAIN_SITES = [cc(SCT, c) for c in ("12738006", "15926001", "113305005", "83251001", "16630005", "78277001",
                                    "31065004")] + [cc(LOCAL, "brain"), cc(LOCAL, "posterior-fossa")]
 BM_REASONS = [cc(SCT, "94225005"), cc(ICD10, "C79.3"), cc(ICD10NL, "C79.3"), cc(ICD10CM, "C79.31"), cc(ICD10, "C79.31"),
