@@ -216,10 +216,14 @@ def _per_language(compose: Callable[[str], str]) -> LocalizedText:
 class Walk:
     """One run: answers questions, assuming the values given by ``choices`` for unknown atoms."""
 
-    def __init__(self, choices: Sequence[bool] = (), prune: bool = False) -> None:
+    def __init__(self, choices: Sequence[bool] = (), prune: bool = False, extend: bool = False) -> None:
         self._choices = tuple(choices)
         self._used = 0
         self._prune = prune
+        # extend: past the given choices, take yes and record the fork (explore() then walks each no-branch)
+        # instead of stopping the run at the first new fork
+        self._extend = extend
+        self.forks: list[tuple[Atom, Text, Text]] = []
         self._pruned: set[str] = set()  # atoms taken as yes without a fork: they could not change the answer
         self.assumed: dict[str, bool] = {}
         self.trace: list[Text] = []
@@ -256,7 +260,12 @@ class Walk:
                 forked.append(atom)
                 continue
             if self._used >= len(self._choices):
-                raise _Fork(atom, step, question)
+                if not self._extend:
+                    raise _Fork(atom, step, question)
+                if self._used >= MAX_FORKS:
+                    raise RuntimeError(f"too many unknown branches at {step}")
+                self._choices += (True,)
+                self.forks.append((atom, step, question))
             assumed_now[atom.key] = self._choices[self._used]
             self._used += 1
             forked.append(atom)
@@ -343,15 +352,18 @@ def explore(section: Section, choices: tuple[bool, ...] = (), identity: Identity
 
 
 def _explore(section: Section, choices: tuple[bool, ...], identity: Identity, prune: bool) -> Tree:
-    walk = Walk(choices, prune)
-    try:
-        findings = tuple(section(walk))
-    except _Fork as fork:
-        if len(choices) >= MAX_FORKS:
-            raise RuntimeError(f"too many unknown branches at {fork.step}") from None
-        return Node(fork.atom, fork.step, fork.question, _explore(section, choices + (True,), identity, prune),
-                    _explore(section, choices + (False,), identity, prune))
-    return Leaf(findings, tuple(walk.unknown_facts), identity)
+    """One run per leaf: the run takes yes at each new fork; each fork's no-branch is explored after.
+
+    Builds the same tree as re-running the section once per fork and once per leaf, without the
+    runs that would stop at a fork.
+    """
+    walk = Walk(choices, prune, extend=True)
+    tree: Tree = Leaf(tuple(section(walk)), tuple(walk.unknown_facts), identity)
+    for depth in range(len(walk.forks) - 1, -1, -1):
+        atom, step, question = walk.forks[depth]
+        no_branch = choices + (True,) * depth + (False,)
+        tree = Node(atom, step, question, tree, _explore(section, no_branch, identity, prune))
+    return tree
 
 
 def leaves(tree: Tree) -> list[Leaf]:
