@@ -18,6 +18,7 @@ that run, so later steps stay consistent).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable, Iterator, Sequence, Union
 
 from cds_service.facts.model import Facts
@@ -318,7 +319,7 @@ class Leaf:
     unknown_facts: tuple[str, ...]
     identity: Identity = by_rule
 
-    @property
+    @cached_property  # combine() asks for it per fork above the leaf
     def rules(self) -> frozenset[str]:
         return frozenset(self.identity(f) for f in self.findings)
 
@@ -330,6 +331,19 @@ class Node:
     question: Text
     yes: "Tree"
     no: "Tree"
+
+    # Computed once per fork (the tree is immutable): combine() reads them for every fork above.
+    @cached_property
+    def leaves(self) -> tuple[Leaf, ...]:
+        return (*leaves(self.yes), *leaves(self.no))
+
+    @cached_property
+    def outcomes(self) -> frozenset[frozenset[str]]:
+        return _outcomes(self.yes) | _outcomes(self.no)
+
+    @cached_property
+    def common(self) -> frozenset[str]:
+        return _common(self.yes) & _common(self.no)
 
 
 Tree = Union[Leaf, Node]
@@ -369,16 +383,15 @@ def _explore(section: Section, choices: tuple[bool, ...], identity: Identity, pr
 def leaves(tree: Tree) -> list[Leaf]:
     if isinstance(tree, Leaf):
         return [tree]
-    return leaves(tree.yes) + leaves(tree.no)
+    return list(tree.leaves)
 
 
 def _outcomes(tree: Tree) -> frozenset[frozenset[str]]:
-    return frozenset(leaf.rules for leaf in leaves(tree))
+    return frozenset((tree.rules,)) if isinstance(tree, Leaf) else tree.outcomes
 
 
 def _common(tree: Tree) -> frozenset[str]:
-    sets = [leaf.rules for leaf in leaves(tree)]
-    return frozenset.intersection(*sets) if sets else frozenset()
+    return tree.rules if isinstance(tree, Leaf) else tree.common
 
 
 def _deciding_nodes(tree: Tree) -> list[Node]:
