@@ -17,9 +17,11 @@ that run, so later steps stay consistent).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Callable, Iterator, Sequence, Union
+from functools import cached_property, wraps
+from typing import Any, Callable, Iterator, Sequence, TypeVar, Union
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.common import data_missing
@@ -127,6 +129,42 @@ def _unmasked(expr: Expr, key: str, assumed: dict[str, bool]) -> bool:
     if any(evaluate(part, assumed) is decisive for part in parts):
         return False
     return any(_unmasked(part, key, assumed) for part in parts)
+
+
+# -- conditions built once per call ---------------------------------------------------------------
+
+_MEMO: ContextVar[dict | None] = ContextVar("brain_walk_memo", default=None)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@contextmanager
+def per_call_memo() -> Iterator[None]:
+    """While open, :func:`memoised` functions compute each result once (a section runs once per branch)."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memoised(fn: _F) -> _F:
+    """``fn(facts, *args)`` — pure in the facts and hashable args — computed once per :func:`per_call_memo`.
+
+    The entry keeps the facts object itself, so its id cannot be reused by another one meanwhile.
+    """
+
+    @wraps(fn)
+    def wrapper(facts: Facts, *args: Any) -> Any:
+        memo = _MEMO.get()
+        if memo is None:
+            return fn(facts, *args)
+        key = (fn, id(facts), args)
+        entry = memo.get(key)
+        if entry is None or entry[0] is not facts:
+            entry = memo[key] = (facts, fn(facts, *args))
+        return entry[1]
+
+    return wrapper  # type: ignore[return-value]
 
 
 # -- one run through the flowchart ---------------------------------------------------------------

@@ -172,3 +172,24 @@ def test_runaway_pathway_still_stops() -> None:
 
     with pytest.raises(RuntimeError, match="too many unknown branches"):
         explore(section)
+
+
+def test_memoised_once_per_call_and_per_facts_object() -> None:
+    calls = []
+
+    @bw.memoised
+    def kps_known(facts: Facts, threshold: int) -> bool:
+        calls.append(threshold)
+        return facts.known("kps")
+
+    first, second = Facts.from_values(kps=80), Facts.from_values()
+    kps_known(first, 70), kps_known(first, 70)
+    assert len(calls) == 2  # outside a call's scope nothing is kept
+    calls.clear()
+    with bw.per_call_memo():
+        assert [kps_known(first, 70), kps_known(first, 70), kps_known(first, 60)] == [True, True, True]
+        assert kps_known(second, 70) is False  # another patient's facts: computed again
+    assert calls == [70, 60, 70]
+    with bw.per_call_memo():  # a new call starts empty
+        kps_known(first, 70)
+    assert calls == [70, 60, 70, 70]
