@@ -53,9 +53,11 @@ class Renderer:
 
     # -- public ----------------------------------------------------------------
     def render(self, findings: Sequence[Finding], facts: Facts, ctx: EvalContext, language: str) -> list[dict]:
-        return [self.card(f, facts, ctx, language) for f in findings]
+        rows: dict[str, str] = {}  # a fact's line is the same on every card of the call: worded once
+        return [self.card(f, facts, ctx, language, rows) for f in findings]
 
-    def card(self, finding: Finding, facts: Facts, ctx: EvalContext, language: str) -> dict:
+    def card(self, finding: Finding, facts: Facts, ctx: EvalContext, language: str,
+             rows: dict[str, str] | None = None) -> dict:
         tpl = self.templates[finding.rule_id]
         text = tpl.text(language)
         values = self._values(finding.params, language, ctx)
@@ -70,7 +72,7 @@ class Renderer:
             "uuid": self.new_uuid(),
             "summary": summary,
             "indicator": finding.indicator or tpl.indicator,
-            "detail": self._detail(finding, tpl, text, values, facts, ctx, language, order),
+            "detail": self._detail(finding, tpl, text, values, facts, ctx, language, order, rows),
             "source": self._source(tpl, language),
         }
         suggestions = [self._suggestion(s, text, values, ctx, language) for s in finding.suggestions]
@@ -138,7 +140,8 @@ class Renderer:
         return self.templates.phrase(key, language)
 
     def _detail(self, finding: Finding, tpl: CardTemplate, text: Mapping[str, Any], values: Mapping[str, str],
-                facts: Facts, ctx: EvalContext, language: str, order: DraftOrder | None) -> str:
+                facts: Facts, ctx: EvalContext, language: str, order: DraftOrder | None,
+                rows: dict[str, str] | None = None) -> str:
         """Advice first, then the deciding facts and the missing ones; the source is in ``source``."""
         values = _SafeDict({k: markdown_text(v) if isinstance(finding.params.get(k), str)
                             or localizable(finding.params.get(k)) else v for k, v in values.items()})
@@ -154,7 +157,7 @@ class Renderer:
                 parts.append(notes[key].format_map(values).strip())
             else:
                 parts.append(self._phrase(key, language).format_map(values))
-        used = self._facts_list(finding.facts_used, facts, language, ctx)
+        used = self._facts_list(finding.facts_used, facts, language, ctx, rows)
         if used:
             parts.append(f"**{self._phrase('facts-used', language)}**\n\n{used}")
         missing = self._missing_list(finding.facts_missing, facts, language)
@@ -191,33 +194,46 @@ class Renderer:
             text = f"{text} {unit}"
         return text
 
-    def _facts_list(self, fact_names: Iterable[str], facts: Facts, language: str, ctx: EvalContext) -> str:
-        """One line per deciding fact: ``- KPS: 80 (0–100) — 17-11-2026``; remarks in brackets."""
+    def _facts_list(self, fact_names: Iterable[str], facts: Facts, language: str, ctx: EvalContext,
+                    known_rows: dict[str, str] | None = None) -> str:
+        """One line per deciding fact: ``- KPS: 80 (0–100) — 17-11-2026``; remarks in brackets.
+
+        ``known_rows``: lines already worded for these facts, language and call (filled in here).
+        """
+        if known_rows is None:
+            known_rows = {}
         rows = []
         for name in dict.fromkeys(fact_names):
-            fact = facts[name]
-            label = self.catalogue.label(name, language)
-            if fact.status is FactStatus.KNOWN:
-                value = self._fact_value(name, fact.value, language, ctx.now)
-            elif fact.status is FactStatus.STALE:
-                value = self._phrase("stale", language).format(
-                    value=self._fact_value(name, fact.stale_value, language, ctx.now))
-            elif fact.attrs and fact.attrs.get("recorded_as") and fact.attrs.get("interval") is not None:
-                value = markdown_text(str(fact.attrs["recorded_as"]))  # a bound or disagreeing values, as recorded
-            else:
-                value = self._phrase("unknown", language)
-            remarks = []
-            if fact.derived_from:
-                source = self.templates.word("derived_from", fact.derived_from, language)
-                remarks.append(self._phrase("derived-from", language).format(source=source))
-            remarks.extend(markdown_text(self._note(str(note), language)) for note in fact.notes)
-            if remarks:
-                value = f"{value} ({'; '.join(remarks)})"
-            when = format_date(fact.date, self.tz, language)
-            shows_date = (isinstance(fact.value, (datetime, date)) and fact.status is FactStatus.KNOWN
-                          or name in _UNDATED_FACTS)
-            rows.append(f"- {label}: {value}" + (f" — {when}" if when and not shows_date else ""))
+            row = known_rows.get(name)
+            if row is None:
+                row = known_rows[name] = self._fact_row(name, facts, language, ctx)
+            rows.append(row)
         return "\n".join(rows)
+
+    def _fact_row(self, name: str, facts: Facts, language: str, ctx: EvalContext) -> str:
+        """One deciding fact as a list line (the same on every card of a call)."""
+        fact = facts[name]
+        label = self.catalogue.label(name, language)
+        if fact.status is FactStatus.KNOWN:
+            value = self._fact_value(name, fact.value, language, ctx.now)
+        elif fact.status is FactStatus.STALE:
+            value = self._phrase("stale", language).format(
+                value=self._fact_value(name, fact.stale_value, language, ctx.now))
+        elif fact.attrs and fact.attrs.get("recorded_as") and fact.attrs.get("interval") is not None:
+            value = markdown_text(str(fact.attrs["recorded_as"]))  # a bound or disagreeing values, as recorded
+        else:
+            value = self._phrase("unknown", language)
+        remarks = []
+        if fact.derived_from:
+            source = self.templates.word("derived_from", fact.derived_from, language)
+            remarks.append(self._phrase("derived-from", language).format(source=source))
+        remarks.extend(markdown_text(self._note(str(note), language)) for note in fact.notes)
+        if remarks:
+            value = f"{value} ({'; '.join(remarks)})"
+        when = format_date(fact.date, self.tz, language)
+        shows_date = (isinstance(fact.value, (datetime, date)) and fact.status is FactStatus.KNOWN
+                      or name in _UNDATED_FACTS)
+        return f"- {label}: {value}" + (f" — {when}" if when and not shows_date else "")
 
     def _note(self, note: str, language: str) -> str:
         return self.templates.note(note, language, fill=lambda g: iso_day_text(g, language))

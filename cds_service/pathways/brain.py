@@ -48,7 +48,7 @@ from cds_service.pathways.brain_treatment import (
     systemic,
 )
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, RESTRAINT, Triage, triage, triage_finding
-from cds_service.pathways.brain_walk import Combined, Walk, by_variant, marker, run
+from cds_service.pathways.brain_walk import Combined, Walk, by_variant, marker, per_call_memo, run
 from cds_service.pathways.common import DATA_MISSING, data_missing
 from cds_service.pathways.mdo_info import label as item_label
 from cds_service.pathways.mdo_info import mdo_information, referral_note
@@ -85,6 +85,11 @@ ORDER_RULES: tuple[str, ...] = (FOLLOWUP_MRI, MDO_INFO_MISSING)
 
 def evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     """All brain-metastasis cards for one patient (patient-view)."""
+    with per_call_memo():  # the sections' conditions are built once, not once per branch
+        return _evaluate(facts, ctx)
+
+
+def _evaluate(facts: Facts, ctx: EvalContext) -> list[Finding]:
     status = facts["brain_metastases"]
     if not status.known:
         return [data_missing(["brain_metastases"],

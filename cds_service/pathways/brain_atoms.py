@@ -16,7 +16,7 @@ import calendar
 from datetime import datetime
 
 from cds_service.facts.model import Facts, compare
-from cds_service.pathways.brain_walk import Atom
+from cds_service.pathways.brain_walk import Atom, memoised
 from cds_service.pathways.model import Text, text_in, tr
 
 FAVOURABLE_SURVIVAL_MONTHS = 6.0  # BM-TX-RESECTION "relatively favourable prognosis" (configurable reading)
@@ -35,6 +35,7 @@ def _fmt_nl(number: float) -> str:
 # -- performance status and prognosis --------------------------------------------------------------
 
 
+@memoised
 def kps_ge_70(facts: Facts) -> Atom:
     kps = facts.value("kps")
     if kps is not None:
@@ -66,18 +67,21 @@ def _survival_compare(facts: Facts, months: float, strict: bool) -> bool | None:
     return value > months if strict else value >= months
 
 
+@memoised
 def survival_gt(facts: Facts, months: float) -> Atom:
     return Atom(f"survival>{_fmt(months)}",
                 tr(f"verwachte overleving > {_fmt_nl(months)} maanden", f"expected survival > {_fmt(months)} months"),
                 _survival_compare(facts, months, strict=True), ("expected_survival_months",))
 
 
+@memoised
 def survival_ge(facts: Facts, months: float) -> Atom:
     return Atom(f"survival>={_fmt(months)}",
                 tr(f"verwachte overleving ≥ {_fmt_nl(months)} maanden", f"expected survival ≥ {_fmt(months)} months"),
                 _survival_compare(facts, months, strict=False), ("expected_survival_months",))
 
 
+@memoised
 def age_lt(facts: Facts, years: int) -> Atom:
     return Atom(f"age<{years}", tr(f"leeftijd < {years}", f"age < {years}"), compare(facts["age_years"], "<", years),
                 ("age_years",))
@@ -87,6 +91,7 @@ NO_EXTRACRANIAL_DISEASE = tr("gecontroleerde primaire tumor en geen extracranië
                              "controlled primary and no extracranial metastases")
 
 
+@memoised
 def no_extracranial_disease(facts: Facts) -> Atom:
     """RPA class 1: controlled primary and no extracranial metastases."""
     status = facts.value("extracranial_disease_status")
@@ -103,6 +108,7 @@ def no_extracranial_disease(facts: Facts) -> Atom:
 # -- symptoms --------------------------------------------------------------------------------------
 
 
+@memoised
 def symptomatic(facts: Facts) -> Atom:
     return Atom("symptomatic", tr("hersenmetastasen symptomatisch", "brain metastases symptomatic"),
                 facts.value("bm_symptomatic"), ("bm_symptomatic",))
@@ -116,33 +122,39 @@ def symptoms_assumed_absent(facts: Facts) -> bool:
 # -- lesions ---------------------------------------------------------------------------------------
 
 
+@memoised
 def critical_location(facts: Facts) -> Atom:
     return Atom("critical-location", tr("metastase op een kritieke locatie", "metastasis in a critical location"),
                 facts.value("critical_location"), ("critical_location",))
 
 
+@memoised
 def diameter_gt(facts: Facts, mm: float) -> Atom:
     return Atom(f"diameter>{_fmt(mm)}",
                 tr(f"grootste diameter > {_fmt_nl(mm)} mm", f"largest diameter > {_fmt(mm)} mm"),
                 compare(facts["largest_diameter_mm"], ">", mm), ("largest_diameter_mm",))
 
 
+@memoised
 def diameter_ge(facts: Facts, mm: float) -> Atom:
     return Atom(f"diameter>={_fmt(mm)}",
                 tr(f"grootste diameter ≥ {_fmt_nl(mm)} mm", f"largest diameter ≥ {_fmt(mm)} mm"),
                 compare(facts["largest_diameter_mm"], ">=", mm), ("largest_diameter_mm",))
 
 
+@memoised
 def count_eq(facts: Facts, n: int) -> Atom:
     return Atom(f"count=={n}", tr(f"precies {n} metastase", f"exactly {n} metastasis"),
                 compare(facts["brain_metastasis_count"], "==", n), ("brain_metastasis_count",))
 
 
+@memoised
 def count_gt(facts: Facts, n: int) -> Atom:
     return Atom(f"count>{n}", tr(f"meer dan {n} metastase" + ("" if n == 1 else "n"), f"more than {n} metastases"),
                 compare(facts["brain_metastasis_count"], ">", n), ("brain_metastasis_count",))
 
 
+@memoised
 def count_le(facts: Facts, n: int) -> Atom:
     return Atom(f"count<={n}", tr(f"≤ {n} metastasen", f"≤ {n} metastases"),
                 compare(facts["brain_metastasis_count"], "<=", n), ("brain_metastasis_count",))
@@ -160,6 +172,7 @@ def _with_estimate(nl: str, en: str, facts: Facts, name: str) -> Text:
               f"{en} (only a sphere estimate from the diameter: ≈ {shown} cm³, not used as a recorded volume)")
 
 
+@memoised
 def total_volume_le(facts: Facts, cm3: float) -> Atom:
     # recorded volumes only (an estimate leaves the value unknown); a recorded bound decides when it settles it
     return Atom(f"total-volume<={_fmt(cm3)}",
@@ -168,6 +181,7 @@ def total_volume_le(facts: Facts, cm3: float) -> Atom:
                 compare(facts["total_volume_cm3"], "<=", cm3), ("total_volume_cm3",))
 
 
+@memoised
 def largest_volume_le(facts: Facts, cm3: float) -> Atom:
     """Every metastasis ≤ ``cm3``: the largest volume, or a total that is itself ≤ ``cm3``."""
     label = tr(f"elke metastase ≤ {_fmt_nl(cm3)} cm³", f"every metastasis ≤ {_fmt(cm3)} cm³")
@@ -200,6 +214,7 @@ def flag(facts: Facts, name: str, label: Text) -> Atom:
 # -- systemic options ------------------------------------------------------------------------------
 
 
+@memoised
 def switch_high_response(facts: Facts) -> Atom:
     """A4: a systemic switch option with a high cerebral response chance (``low``/``unknown``/``none`` = no)."""
     value = facts.value("systemic_switch_cns_response")
@@ -215,12 +230,14 @@ def primary_is(facts: Facts, categories: frozenset[str], label: Text) -> Atom:
                 None if primary is None else primary in categories, ("primary_tumour",))
 
 
+@memoised
 def lung_driver(facts: Facts) -> Atom:
     """A driver alteration (EGFR, ALK, ROS1 …) recorded; in lung cancer it implies NSCLC."""
     return Atom("driver", tr("driver-alteratie", "driver alteration"), facts.value("driver_alteration"),
                 ("driver_alteration",))
 
 
+@memoised
 def braf_positive(facts: Facts) -> Atom:
     positive = facts.value("driver_positive")
     negative = facts.value("driver_negative")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from cds_service.facts.model import Facts
 from cds_service.pathways import brain_atoms as at
 from cds_service.pathways.brain_triage import MDO_NEURO, MDO_ORGAN, Triage, wish_assumed
-from cds_service.pathways.brain_walk import All, AnyOf, Atom, Expr, Not, Walk, evaluate
+from cds_service.pathways.brain_walk import All, AnyOf, Atom, Expr, Not, Walk, evaluate, memoised
 from cds_service.pathways.model import ActionSpec, Finding, SuggestionSpec, Text, tr
 
 TX_SYSTEMIC = "BM-TX-SYSTEMIC"
@@ -54,6 +54,7 @@ def _finding(rule_id: str, facts: Facts, used: list[str], trace: list[Text], *, 
 # -- systemic therapy ------------------------------------------------------------------------------
 
 
+@memoised
 def targeted_therapy_expr(facts: Facts) -> Expr:
     """NSCLC with a driver alteration, or melanoma with BRAF: a TKI with good cerebral penetration may exist."""
     return AnyOf(
@@ -80,6 +81,7 @@ def systemic(facts: Facts, walk: Walk) -> list[Finding]:
 # -- local treatment -------------------------------------------------------------------------------
 
 
+@memoised
 def srs_expr(facts: Facts) -> Expr:
     return All(at.count_le(facts, SRS_MAX_COUNT), at.total_volume_le(facts, SRS_MAX_TOTAL_CM3),
                at.largest_volume_le(facts, SRS_MAX_EACH_CM3))

@@ -17,12 +17,15 @@ that run, so later steps stay consistent).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Sequence, Union
+from functools import cached_property, wraps
+from typing import Any, Callable, Iterator, Sequence, TypeVar, Union
 
 from cds_service.facts.model import Facts
 from cds_service.pathways.common import data_missing
-from cds_service.pathways.model import Finding, LocalizedText, Text, text_in, tri_and, tri_not, tri_or
+from cds_service.pathways.model import Finding, LocalizedText, Text, text_in
 
 UNKNOWN_OK = "unknown-ok:"  # note key prefix: "<fact> is unknown but both branches lead here"
 
@@ -69,26 +72,106 @@ Expr = Union[Atom, All, AnyOf, Not]
 
 
 def atoms(expr: Expr) -> Iterator[Atom]:
-    if isinstance(expr, Atom):
-        yield expr
-    elif isinstance(expr, Not):
-        yield from atoms(expr.part)
+    return iter(_atom_list(expr, []))
+
+
+def _atom_list(expr: Expr, out: list[Atom]) -> list[Atom]:
+    """The atoms of ``expr`` in reading order, appended to ``out`` (no generator per level: decide is hot)."""
+    kind = type(expr)
+    if kind is Atom:
+        out.append(expr)  # type: ignore[arg-type]
+    elif kind is Not:
+        _atom_list(expr.part, out)  # type: ignore[union-attr]
     else:
-        for part in expr.parts:
-            yield from atoms(part)
+        for part in expr.parts:  # type: ignore[union-attr]
+            _atom_list(part, out)
+    return out
 
 
 def evaluate(expr: Expr, assumed: dict[str, bool]) -> bool | None:
-    """Kleene evaluation; atoms without a value use the value assumed on this run, if any."""
-    if isinstance(expr, Atom):
-        return expr.value if expr.value is not None else assumed.get(expr.key)
-    if isinstance(expr, Not):
-        return tri_not(evaluate(expr.part, assumed))
-    values = [evaluate(p, assumed) for p in expr.parts]
-    return tri_and(*values) if isinstance(expr, All) else tri_or(*values)
+    """Kleene evaluation; atoms without a value use the value assumed on this run, if any.
+
+    Short-circuits on the deciding value (False for All, True for AnyOf): the result is the
+    same as evaluating every part (Kleene AND/OR), at a fraction of the cost on the hot path.
+    """
+    kind = type(expr)
+    if kind is Atom:
+        value = expr.value  # type: ignore[union-attr]
+        return value if value is not None else assumed.get(expr.key)  # type: ignore[union-attr]
+    if kind is Not:
+        value = evaluate(expr.part, assumed)  # type: ignore[union-attr]
+        return None if value is None else not value
+    decisive = kind is AnyOf  # All stops at False, AnyOf at True
+    unknown = False
+    for part in expr.parts:  # type: ignore[union-attr]
+        value = evaluate(part, assumed)
+        if value is None:
+            unknown = True
+        elif value is decisive:
+            return decisive
+    return None if unknown else not decisive
+
+
+def _unmasked(expr: Expr, key: str, assumed: dict[str, bool]) -> bool:
+    """Whether an unknown atom ``key`` can still change the value of ``expr``.
+
+    It cannot when every occurrence sits under an All with a part already False or an AnyOf
+    with a part already True (given the values known or assumed): Kleene evaluation of ``expr``
+    is then the same for any value of ``key``, now and after any further assumption.
+    """
+    kind = type(expr)
+    if kind is Atom:
+        return expr.key == key and expr.value is None  # type: ignore[union-attr]
+    if kind is Not:
+        return _unmasked(expr.part, key, assumed)  # type: ignore[union-attr]
+    decisive = kind is AnyOf
+    parts = expr.parts  # type: ignore[union-attr]
+    if any(evaluate(part, assumed) is decisive for part in parts):
+        return False
+    return any(_unmasked(part, key, assumed) for part in parts)
+
+
+# -- conditions built once per call ---------------------------------------------------------------
+
+_MEMO: ContextVar[dict | None] = ContextVar("brain_walk_memo", default=None)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@contextmanager
+def per_call_memo() -> Iterator[None]:
+    """While open, :func:`memoised` functions compute each result once (a section runs once per branch)."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memoised(fn: _F) -> _F:
+    """``fn(facts, *args)`` — pure in the facts and hashable args — computed once per :func:`per_call_memo`.
+
+    The entry keeps the facts object itself, so its id cannot be reused by another one meanwhile.
+    """
+
+    @wraps(fn)
+    def wrapper(facts: Facts, *args: Any) -> Any:
+        memo = _MEMO.get()
+        if memo is None:
+            return fn(facts, *args)
+        key = (fn, id(facts), args)
+        entry = memo.get(key)
+        if entry is None or entry[0] is not facts:
+            entry = memo[key] = (facts, fn(facts, *args))
+        return entry[1]
+
+    return wrapper  # type: ignore[return-value]
 
 
 # -- one run through the flowchart ---------------------------------------------------------------
+
+
+class _Unprune(Exception):
+    """A run read an atom it had not forked on (see :meth:`Walk.decide`): explore the section in full."""
 
 
 class _Fork(Exception):
@@ -172,16 +255,26 @@ def _per_language(compose: Callable[[str], str]) -> LocalizedText:
 class Walk:
     """One run: answers questions, assuming the values given by ``choices`` for unknown atoms."""
 
-    def __init__(self, choices: Sequence[bool] = ()) -> None:
+    def __init__(self, choices: Sequence[bool] = (), prune: bool = False, extend: bool = False) -> None:
         self._choices = tuple(choices)
         self._used = 0
+        self._prune = prune
+        # extend: past the given choices, take yes and record the fork (explore() then walks each no-branch)
+        # instead of stopping the run at the first new fork
+        self._extend = extend
+        self.forks: list[tuple[Atom, Text, Text]] = []
+        self._pruned: set[str] = set()  # atoms taken as yes without a fork: they could not change the answer
         self.assumed: dict[str, bool] = {}
         self.trace: list[Text] = []
         self.unknown_facts: list[str] = []  # facts of unknown atoms met at decided steps
 
     def value(self, atom: Atom) -> bool | None:
         """The atom's value on this run: known, assumed after a fork, or None (never decided)."""
-        return atom.value if atom.value is not None else self.assumed.get(atom.key)
+        if atom.value is not None:
+            return atom.value
+        if atom.key in self._pruned:
+            raise _Unprune(atom.key)
+        return self.assumed.get(atom.key)
 
     def decide(self, step: Text, question: Text, expr: Expr) -> bool:
         """Answer a flowchart question; the trace line says the answer in Dutch and English.
@@ -190,16 +283,32 @@ class Walk:
         may be plain or worded per language; the answer words (ja/nee, yes/no) are added per language.
         """
         forked: list[Atom] = []
-        expr_atoms = tuple(atoms(expr))
-        answer = evaluate(expr, self.assumed)
+        expr_atoms = _atom_list(expr, [])
+        assumed_now = self.assumed
+        if self._pruned and any(a.value is None and a.key in self._pruned for a in expr_atoms):
+            raise _Unprune(step)
+        answer = evaluate(expr, assumed_now)
         while answer is None:
-            atom = next(a for a in expr_atoms if a.value is None and a.key not in self.assumed)
+            atom = next(a for a in expr_atoms if a.value is None and a.key not in assumed_now)
+            if self._prune and not _unmasked(expr, atom.key, assumed_now):
+                # Both branches would answer this question alike (the atom is masked): follow only
+                # the yes-branch, which the full walk lists first and whose wording the cards keep.
+                # Should a later step read the atom, explore() redoes the section in full.
+                assumed_now[atom.key] = True
+                self._pruned.add(atom.key)
+                forked.append(atom)
+                continue
             if self._used >= len(self._choices):
-                raise _Fork(atom, step, question)
-            self.assumed[atom.key] = self._choices[self._used]
+                if not self._extend:
+                    raise _Fork(atom, step, question)
+                if self._used >= MAX_FORKS:
+                    raise RuntimeError(f"too many unknown branches at {step}")
+                self._choices += (True,)
+                self.forks.append((atom, step, question))
+            assumed_now[atom.key] = self._choices[self._used]
             self._used += 1
             forked.append(atom)
-            answer = evaluate(expr, self.assumed)
+            answer = evaluate(expr, assumed_now)
         unknown = [a for a in expr_atoms if a.value is None]
         for atom in unknown:
             self.unknown_facts.extend(f for f in atom.facts if f not in self.unknown_facts)
@@ -248,7 +357,7 @@ class Leaf:
     unknown_facts: tuple[str, ...]
     identity: Identity = by_rule
 
-    @property
+    @cached_property  # combine() asks for it per fork above the leaf
     def rules(self) -> frozenset[str]:
         return frozenset(self.identity(f) for f in self.findings)
 
@@ -261,6 +370,19 @@ class Node:
     yes: "Tree"
     no: "Tree"
 
+    # Computed once per fork (the tree is immutable): combine() reads them for every fork above.
+    @cached_property
+    def leaves(self) -> tuple[Leaf, ...]:
+        return (*leaves(self.yes), *leaves(self.no))
+
+    @cached_property
+    def outcomes(self) -> frozenset[frozenset[str]]:
+        return _outcomes(self.yes) | _outcomes(self.no)
+
+    @cached_property
+    def common(self) -> frozenset[str]:
+        return _common(self.yes) & _common(self.no)
+
 
 Tree = Union[Leaf, Node]
 Section = Callable[[Walk], Sequence[Finding]]
@@ -269,31 +391,45 @@ MAX_FORKS = 12  # far above what any flowchart here needs; guards against a runa
 
 
 def explore(section: Section, choices: tuple[bool, ...] = (), identity: Identity = by_rule) -> Tree:
-    """Run ``section`` along every combination of answers to its unknown questions."""
-    walk = Walk(choices)
+    """Run ``section`` along every combination of answers to its unknown questions.
+
+    A fork on an atom that cannot change the question's answer (masked, see :func:`_unmasked`)
+    is skipped: its no-branch would repeat the yes-branch card for card. When a later step of the
+    same run reads such an atom after all, the section is explored again without skipping.
+    """
     try:
-        findings = tuple(section(walk))
-    except _Fork as fork:
-        if len(choices) >= MAX_FORKS:
-            raise RuntimeError(f"too many unknown branches at {fork.step}") from None
-        return Node(fork.atom, fork.step, fork.question, explore(section, choices + (True,), identity),
-                    explore(section, choices + (False,), identity))
-    return Leaf(findings, tuple(walk.unknown_facts), identity)
+        return _explore(section, choices, identity, True)
+    except _Unprune:
+        return _explore(section, choices, identity, False)
+
+
+def _explore(section: Section, choices: tuple[bool, ...], identity: Identity, prune: bool) -> Tree:
+    """One run per leaf: the run takes yes at each new fork; each fork's no-branch is explored after.
+
+    Builds the same tree as re-running the section once per fork and once per leaf, without the
+    runs that would stop at a fork.
+    """
+    walk = Walk(choices, prune, extend=True)
+    tree: Tree = Leaf(tuple(section(walk)), tuple(walk.unknown_facts), identity)
+    for depth in range(len(walk.forks) - 1, -1, -1):
+        atom, step, question = walk.forks[depth]
+        no_branch = choices + (True,) * depth + (False,)
+        tree = Node(atom, step, question, tree, _explore(section, no_branch, identity, prune))
+    return tree
 
 
 def leaves(tree: Tree) -> list[Leaf]:
     if isinstance(tree, Leaf):
         return [tree]
-    return leaves(tree.yes) + leaves(tree.no)
+    return list(tree.leaves)
 
 
 def _outcomes(tree: Tree) -> frozenset[frozenset[str]]:
-    return frozenset(leaf.rules for leaf in leaves(tree))
+    return frozenset((tree.rules,)) if isinstance(tree, Leaf) else tree.outcomes
 
 
 def _common(tree: Tree) -> frozenset[str]:
-    sets = [leaf.rules for leaf in leaves(tree)]
-    return frozenset.intersection(*sets) if sets else frozenset()
+    return tree.rules if isinstance(tree, Leaf) else tree.common
 
 
 def _deciding_nodes(tree: Tree) -> list[Node]:

@@ -63,7 +63,9 @@ class LocalizedText:
 
 def tr(nl: str, en: str) -> LocalizedText:
     """A text in Dutch and English, e.g. a trace line: ``tr("A2: kritieke locatie? → ja", "A2: … → yes")``."""
-    return LocalizedText({"nl": nl, "en": en})
+    text = object.__new__(LocalizedText)  # the dict is fresh: no private copy needed (tr is on the hot path)
+    object.__setattr__(text, "texts", {"nl": nl, "en": en})
+    return text
 
 
 Text = Union[str, LocalizedText]  # a trace line: plain (the same in every language) or worded per language
