@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -22,25 +21,7 @@ from cds_service.feedback_store import (
     issued_cards_of,
 )
 
-PG_BASE = "postgresql://127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
-
-
-def _pg_schema_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    schema = f"cds_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
-
-    def drop():
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
-
-    return url, drop
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,9 +30,7 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "sub" / "feedback.sqlite3")
         return
-    url, drop = _pg_schema_url()
-    yield url
-    drop()
+    yield request.getfixturevalue("pg_url")  # tests/conftest.py: a throwaway schema
 
 
 @pytest.fixture

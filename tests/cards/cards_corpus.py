@@ -47,19 +47,10 @@ def _now(case: Mapping[str, Any]) -> datetime:
     return DEFAULT_NOW if raw is None else parse_datetime(raw)
 
 
-def _context(case: Mapping[str, Any], hook: str) -> dict:
-    context: dict[str, Any] = {"patientId": case.get("patient", case["id"]), "userId": USER}
-    if hook in ("order-select", "order-sign"):
-        context["draftOrders"] = case.get("draft_orders") or {"resourceType": "Bundle", "type": "collection",
-                                                             "entry": []}
-        if hook == "order-select":
-            context["selections"] = list(case.get("selections") or [])
-    return context
-
-
 @lru_cache(maxsize=1)
 def evaluations() -> tuple[tuple[str, str, str, Any], ...]:
     """(case id, service id, language, Evaluation) for every case, expected service and language."""
+    from cds_service.ehr.fixtures import case_context
     from cds_service.engine import PatientData
     from cds_service.services import SERVICES_BY_ID
 
@@ -70,8 +61,8 @@ def evaluations() -> tuple[tuple[str, str, str, Any], ...]:
         for service_id in sorted(case.get("expect") or {}):
             service = SERVICES_BY_ID[service_id]
             for language in LANGUAGES:
-                evaluation = engine().evaluate(service, _context(case, service.hook), data, now=_now(case),
-                                               language=language)
+                context = case_context(case, service.hook, user_id=USER)
+                evaluation = engine().evaluate(service, context, data, now=_now(case), language=language)
                 out.append((case["id"], service_id, language, evaluation))
     return tuple(out)
 

@@ -25,18 +25,16 @@ SERVER_DIR = REPO / "integration" / "fhir-server"
 NODE_MODULES = SERVER_DIR / "node_modules"
 
 
-class NodeFhirServer:
-    """``node server.mjs --port 0``; ``base`` is the FHIR base URL it printed."""
+class NodeProcess:
+    """A Node server of the tests (``node <script> …`` in ``cwd``) that prints ``listening <url>`` once it
+    accepts requests; ``address`` is that URL. Fails the test, with the server's stderr, when it does not."""
 
-    def __init__(self, startup_timeout: float = 60.0) -> None:
-        if not (NODE_MODULES / "@medplum" / "fhir-router").is_dir():
-            pytest.skip(f"{NODE_MODULES.relative_to(REPO)} is not installed: run "
-                        "`npm ci --prefix integration/fhir-server` to run the integration suite")
+    def __init__(self, args: list[str], cwd: Path, name: str, startup_timeout: float) -> None:
         node = shutil.which("node")
         if node is None:
             pytest.fail("node_modules is installed but `node` is not on PATH")
-        self.proc = subprocess.Popen([node, "server.mjs", "--port", "0"], cwd=SERVER_DIR, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([node, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
         self.stderr: list[str] = []
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, args=(self.proc.stdout, lines.put), daemon=True).start()
@@ -45,11 +43,11 @@ class NodeFhirServer:
             first = lines.get(timeout=startup_timeout)
         except queue.Empty:
             self.stop()
-            pytest.fail(f"the FHIR server did not start within {startup_timeout:g} s: {''.join(self.stderr)}")
+            pytest.fail(f"{name} did not start within {startup_timeout:g} s: {''.join(self.stderr)}")
         if not first.startswith("listening "):
             self.stop()
-            pytest.fail(f"unexpected first line from the FHIR server: {first!r} {''.join(self.stderr)}")
-        self.base = first.removeprefix("listening ").strip()
+            pytest.fail(f"unexpected first line from {name}: {first!r} {''.join(self.stderr)}")
+        self.address = first.removeprefix("listening ").strip()
 
     @staticmethod
     def _pump(stream, sink) -> None:
@@ -68,6 +66,17 @@ class NodeFhirServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class NodeFhirServer(NodeProcess):
+    """``node server.mjs --port 0``; ``base`` is the FHIR base URL it printed."""
+
+    def __init__(self, startup_timeout: float = 60.0) -> None:
+        if not (NODE_MODULES / "@medplum" / "fhir-router").is_dir():
+            pytest.skip(f"{NODE_MODULES.relative_to(REPO)} is not installed: run "
+                        "`npm ci --prefix integration/fhir-server` to run the integration suite")
+        super().__init__(["server.mjs", "--port", "0"], SERVER_DIR, "the FHIR server", startup_timeout)
+        self.base = self.address
 
 
 class LiveServer:

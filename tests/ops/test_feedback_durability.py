@@ -25,7 +25,6 @@ from ops_support import Gunicorn, post_json
 
 CLIENTS = 16
 POSTS = 1_000
-PG_BASE = "postgresql://127.0.0.1:5432/test"
 SERVICES = ("brain-metastases", "spinal-metastases", "leptomeningeal-metastases",
             "neuro-oncology-order-select", "neuro-oncology-order-sign")
 
@@ -109,16 +108,7 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "feedback.sqlite3")
         return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    schema = f"cds_ops_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    admin.execute(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
+    yield request.getfixturevalue("pg_url")  # tests/conftest.py: a throwaway schema
 
 
 def test_1000_concurrent_posts_are_stored_exactly_as_acknowledged(tmp_path, database, capsys):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import uuid
 
 import pytest
 from ops_support import free_port
@@ -20,7 +19,6 @@ from cds_service.ehr.fixtures import FIXTURE_NOW
 from cds_service.engine import Engine
 from ops_support import fixture_requests
 
-PG_BASE = "postgresql://127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -94,20 +92,6 @@ class TcpProxy:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine.load()
-
-
-@pytest.fixture
-def pg_schema():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    schema = f"cds_ready_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    yield schema
-    admin.execute(f"DROP SCHEMA {schema} CASCADE")
-    admin.close()
 
 
 def _pg_url(port: int, schema: str) -> str:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import queue
-import shutil
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -14,40 +10,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from live_servers import REPO, LiveServer, NodeFhirServer  # noqa: E402
+from live_servers import REPO, LiveServer, NodeFhirServer, NodeProcess  # noqa: E402
 
 SMART_DIR = REPO / "integration" / "smart-auth"
 LFORMS_DIR = SMART_DIR / "node_modules" / "lforms" / "dist" / "lforms"
 
 
-class SmartEhr:
+class SmartEhr(NodeProcess):
     """``node integration/smart-auth/server.mjs --fhir <backend>``: the EHR's SMART launch + FHIR proxy."""
 
     def __init__(self, backend: str, startup_timeout: float = 30.0) -> None:
         if not (SMART_DIR / "node_modules" / "oauth2-mock-server").is_dir():
             pytest.skip("integration/smart-auth/node_modules is not installed: run `make smart-app`")
-        self.proc = subprocess.Popen([shutil.which("node") or "node", "server.mjs", "--fhir", backend],
-                                     cwd=SMART_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-        self.stderr: list[str] = []
-        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
-        threading.Thread(target=lambda: [self.stderr.append(l) for l in self.proc.stderr], daemon=True).start()
-        try:
-            first = lines.get(timeout=startup_timeout)
-        except queue.Empty:
-            self.stop()
-            pytest.fail(f"the SMART EHR server did not start: {''.join(self.stderr)}")
-        self.iss = first.removeprefix("listening ").strip()
+        super().__init__(["server.mjs", "--fhir", backend], SMART_DIR, "the SMART EHR server", startup_timeout)
+        self.iss = self.address
         self.root = self.iss.removesuffix("/fhir")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @pytest.fixture(scope="module")
