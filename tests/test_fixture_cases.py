@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from cds_service.cards.format import format_value
+from cds_service.ehr.fixtures import case_context
 from cds_service.facts.extract import FactExtractor
 from cds_service.facts.model import Fact, Facts, FactStatus
 from cds_service.fhir.parse import parse_datetime
@@ -157,17 +158,6 @@ def test_claimed_facts(case: dict) -> None:
 EXPECT_CASES = [(c, service) for c in CASES for service in sorted(c.get("expect") or {})]
 
 
-def _context(case: Mapping[str, Any], hook: str) -> dict:
-    pid = case.get("patient", case["id"])
-    context: dict[str, Any] = {"patientId": pid, "userId": USER}
-    if hook in ("order-select", "order-sign"):
-        context["draftOrders"] = case.get("draft_orders") or {"resourceType": "Bundle", "type": "collection",
-                                                             "entry": []}
-        if hook == "order-select":
-            context["selections"] = list(case.get("selections") or [])
-    return context
-
-
 def _param_matches(expected: Any, raw: Any) -> bool:
     if _same(expected, raw):
         return True
@@ -184,8 +174,8 @@ def test_expected_rules(case: dict, service_id: str, language: str) -> None:
     service = SERVICES_BY_ID[service_id]
     pid = case.get("patient", case["id"])
     data = PatientData(resources=_resources(pid), unavailable=frozenset(case.get("unavailable") or ()))
-    evaluation = _engine().evaluate(service, _context(case, service.hook), data, now=_now(case),
-                                    language=language)
+    context = case_context(case, service.hook, user_id=USER)
+    evaluation = _engine().evaluate(service, context, data, now=_now(case), language=language)
     got = sorted(f.rule_id for f in evaluation.findings)
     expected = sorted(case["expect"][service_id] or [])
     assert got == expected, f"{case['id']} [{service_id}, {language}]: expected {expected}, got {got}"

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import pytest
 import yaml
 
+from cds_service.ehr.fixtures import case_context
 from cds_service.facts.model import Facts
 from cds_service.fhir.parse import parse_datetime
 from cds_service.pathways import brain, leptomeningeal, prognosis, referral, sins, spine
@@ -56,16 +57,6 @@ def _engine():
     return Engine.load()
 
 
-def _context(case: Mapping[str, Any], hook: str) -> dict:
-    context: dict[str, Any] = {"patientId": case.get("patient", case["id"]), "userId": USER}
-    if hook in ("order-select", "order-sign"):
-        context["draftOrders"] = case.get("draft_orders") or {"resourceType": "Bundle", "type": "collection",
-                                                             "entry": []}
-        if hook == "order-select":
-            context["selections"] = list(case.get("selections") or [])
-    return context
-
-
 def _cards(case: Mapping[str, Any], service_id: str, language: str) -> dict[str, dict]:
     """The cards of one service for the case, by rule id."""
     from cds_service.engine import PatientData
@@ -77,7 +68,8 @@ def _cards(case: Mapping[str, Any], service_id: str, language: str) -> dict[str,
     data = PatientData(resources=tuple(e["resource"] for e in bundle.get("entry", [])),
                        unavailable=frozenset(case.get("unavailable") or ()))
     now = parse_datetime(case["now"]) if case.get("now") else DEFAULT_NOW
-    evaluation = _engine().evaluate(service, _context(case, service.hook), data, now=now, language=language)
+    context = case_context(case, service.hook, user_id=USER)
+    evaluation = _engine().evaluate(service, context, data, now=now, language=language)
     cards = {card["source"]["topic"]["code"] for card in evaluation.response["cards"]}
     findings = {f.rule_id: f for f in evaluation.findings}
     assert set(findings) == cards
